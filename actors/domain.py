@@ -1,0 +1,212 @@
+"""Pure inventory rules of one tenant: holds against slot capacity.
+
+No Ray, no database, no clock: callers pass ``now`` and new ids. Each rule mutates the
+:class:`TenantInventory` it is given and records what it did in :class:`Effects` (rows to write,
+availability events to publish, audit entries). The shard persists the effects in one
+transaction; if that transaction fails the shard throws the in-memory state away and reloads it
+from PostgreSQL, so mutating in place is safe.
+
+State machine of a hold (``hold_*`` functions refuse every other move)::
+
+    held ──confirm──▶ confirmed
+      │ ──release──▶ released
+      └ ──expire───▶ expired
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from protocols.errors import Conflict, Forbidden, NotFound, SoldOut
+from protocols.holds import HoldStatus
+from storage.records import (
+    DEFAULT_HOLD_TTL_SECS,
+    AuditEntry,
+    AvailabilityEvent,
+    HoldState,
+    SlotState,
+)
+
+
+@dataclass
+class Effects:
+    """Everything one batch changed, in the order it happened."""
+
+    new_holds: dict[UUID, HoldState] = field(default_factory=dict)
+    changed_holds: dict[UUID, HoldState] = field(default_factory=dict)
+    slots: dict[UUID, SlotState] = field(default_factory=dict)
+    events: list[AvailabilityEvent] = field(default_factory=list)
+    audits: list[AuditEntry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.new_holds or self.changed_holds or self.slots)
+
+    def record_hold(self, hold: HoldState, *, is_new: bool) -> None:
+        if is_new or hold.hold_id in self.new_holds:
+            self.new_holds[hold.hold_id] = hold
+        else:
+            self.changed_holds[hold.hold_id] = hold
+
+
+@dataclass
+class TenantInventory:
+    """The logical actor's state: the slots it has loaded and their active holds."""
+
+    tenant_id: UUID
+    hold_ttl: timedelta = timedelta(seconds=DEFAULT_HOLD_TTL_SECS)
+    slots: dict[UUID, SlotState] = field(default_factory=dict)
+    active_holds: dict[UUID, HoldState] = field(default_factory=dict)
+    stream_seq: dict[str, int] = field(default_factory=dict)
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    def create_hold(
+        self,
+        *,
+        slot_id: UUID,
+        user_id: UUID,
+        qty: int,
+        idempotency_key: str,
+        existing: HoldState | None,
+        new_id: UUID,
+        now: datetime,
+        effects: Effects,
+    ) -> HoldState:
+        """Hold ``qty`` places, or return ``existing`` (the hold made earlier with this key).
+
+        Raises Conflict if the key was used for a different slot or quantity, NotFound for an
+        unknown slot, Conflict if the slot has started, SoldOut if fewer than ``qty`` are left.
+        """
+        if existing is not None:
+            if existing.slot_id != slot_id or existing.qty != qty:
+                raise Conflict(
+                    "idempotency key was already used for a different hold",
+                    {"reason": "exists_with_different_fields", "hold_id": str(existing.hold_id)},
+                )
+            return existing
+        slot = self._slot(slot_id)
+        if slot.starts_at <= now:
+            raise Conflict("slot has already started", {"slot_id": str(slot_id)})
+        self.expire_due(now, effects, slot_id=slot_id)
+        if slot.available < qty:
+            raise SoldOut(
+                "not enough places left in this slot",
+                {"slot_id": str(slot_id), "available": slot.available, "requested": qty},
+            )
+        hold = HoldState(
+            hold_id=new_id,
+            tenant_id=self.tenant_id,
+            slot_id=slot_id,
+            user_id=user_id,
+            qty=qty,
+            status=HoldStatus.HELD,
+            idempotency_key=idempotency_key,
+            expires_at=now + self.hold_ttl,
+            created_at=now,
+            updated_at=now,
+        )
+        slot.held_qty += qty
+        self.active_holds[hold.hold_id] = hold
+        effects.record_hold(hold, is_new=True)
+        self._changed(slot, effects)
+        effects.audits.append(self._audit(user_id, "hold.created", hold))
+        return hold
+
+    def release_hold(
+        self,
+        hold: HoldState,
+        *,
+        by_user: UUID,
+        may_release_any: bool,
+        now: datetime,
+        effects: Effects,
+    ) -> HoldState:
+        """Give the places back. Releasing a released hold answers it unchanged (retries are
+        safe); a confirmed or expired hold cannot be released (Conflict)."""
+        if hold.user_id != by_user and not may_release_any:
+            raise Forbidden("only the holder or the tenant's staff may release a hold")
+        if hold.status is HoldStatus.RELEASED:
+            return hold
+        if hold.status is HoldStatus.HELD and hold.expires_at <= now:
+            return self._finish(hold, HoldStatus.EXPIRED, None, now, effects)
+        if hold.status is not HoldStatus.HELD:
+            raise Conflict(f"hold is {hold.status}", {"status": str(hold.status)})
+        return self._finish(hold, HoldStatus.RELEASED, by_user, now, effects)
+
+    def confirm_hold(self, hold: HoldState, *, now: datetime, effects: Effects) -> HoldState:
+        """Turn a live hold into a confirmed booking (idempotent for a confirmed hold)."""
+        if hold.status is HoldStatus.CONFIRMED:
+            return hold
+        if hold.status is HoldStatus.HELD and hold.expires_at <= now:
+            self._finish(hold, HoldStatus.EXPIRED, None, now, effects)
+            raise Conflict("hold has expired", {"status": "expired"})
+        if hold.status is not HoldStatus.HELD:
+            raise Conflict(f"hold is {hold.status}", {"status": str(hold.status)})
+        slot = self._slot(hold.slot_id)
+        slot.held_qty -= hold.qty
+        slot.confirmed_qty += hold.qty
+        confirmed = replace(hold, status=HoldStatus.CONFIRMED, updated_at=now)
+        del self.active_holds[hold.hold_id]
+        effects.record_hold(confirmed, is_new=False)
+        # available is unchanged, so no availability event; the row still changes.
+        effects.slots[slot.slot_id] = slot
+        effects.audits.append(self._audit(None, "hold.confirmed", confirmed))
+        return confirmed
+
+    def expire_due(self, now: datetime, effects: Effects, *, slot_id: UUID | None = None) -> int:
+        """Expire every live hold whose TTL has passed (only of ``slot_id`` if given)."""
+        due = [
+            h
+            for h in self.active_holds.values()
+            if h.expires_at <= now and (slot_id is None or h.slot_id == slot_id)
+        ]
+        for hold in sorted(due, key=lambda h: (h.expires_at, h.hold_id)):
+            self._finish(hold, HoldStatus.EXPIRED, None, now, effects)
+        return len(due)
+
+    def next_expiry(self) -> datetime | None:
+        return min((h.expires_at for h in self.active_holds.values()), default=None)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _slot(self, slot_id: UUID) -> SlotState:
+        slot = self.slots.get(slot_id)
+        if slot is None:
+            raise NotFound("no such slot", {"slot_id": str(slot_id)})
+        return slot
+
+    def _finish(
+        self,
+        hold: HoldState,
+        status: HoldStatus,
+        by_user: UUID | None,
+        now: datetime,
+        effects: Effects,
+    ) -> HoldState:
+        slot = self._slot(hold.slot_id)
+        slot.held_qty -= hold.qty
+        finished = replace(hold, status=status, updated_at=now)
+        self.active_holds.pop(hold.hold_id, None)
+        effects.record_hold(finished, is_new=False)
+        self._changed(slot, effects)
+        effects.audits.append(self._audit(by_user, f"hold.{status}", finished))
+        return finished
+
+    def _changed(self, slot: SlotState, effects: Effects) -> None:
+        seq = self.stream_seq.get(slot.stream, 0) + 1
+        self.stream_seq[slot.stream] = seq
+        effects.slots[slot.slot_id] = slot
+        effects.events.append(
+            AvailabilityEvent(self.tenant_id, slot.stream, seq, slot.slot_id, slot.available)
+        )
+
+    def _audit(self, actor: UUID | None, action: str, hold: HoldState) -> AuditEntry:
+        return AuditEntry(
+            tenant_id=self.tenant_id,
+            actor_user_id=actor,
+            action=action,
+            subject_id=hold.hold_id,
+            data={"slot_id": str(hold.slot_id), "qty": hold.qty, "user_id": str(hold.user_id)},
+        )

@@ -1,0 +1,202 @@
+"""The hub's side of the shards: a bounded pool of Ray actors and a batcher per shard.
+
+``ShardPool.execute(command)`` routes the command to its tenant's shard (stable hash) and waits
+for the shard's committed answer. Commands for one shard that arrive while a call is in flight
+are gathered and sent as **one** call (one Ray hop, one PostgreSQL transaction): under load,
+batches grow by themselves; when idle, a lone command goes at once.
+
+If a shard process dies, Ray restarts it (``max_restarts=-1``) and the batch is sent again.
+That is safe because every command is idempotent (see :mod:`actors.commands`). After
+``retry_window_secs`` without success the callers get :class:`Unavailable` (retryable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from actors.commands import InventoryCommand
+from actors.placement import shard_for
+from actors.shard import InventoryShard
+from protocols.errors import Internal, SevaError, Unavailable
+from storage.records import HoldState
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECS = 1.0
+
+
+class ShardPool:
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        shard_count: int,
+        namespace: str,
+        name_prefix: str = "seva-inventory",
+        max_batch: int = 512,
+        detached: bool = False,
+        call_timeout_secs: float = 30.0,
+        retry_window_secs: float = 30.0,
+        db_pool_size: int = 4,
+    ) -> None:
+        if shard_count < 1:
+            raise ValueError("shard_count must be at least 1")
+        self.shard_count = shard_count
+        self._dsn = dsn
+        self._namespace = namespace
+        self._name_prefix = name_prefix
+        self._max_batch = max_batch
+        self._detached = detached
+        self._call_timeout = call_timeout_secs
+        self._retry_window = retry_window_secs
+        self._db_pool_size = db_pool_size
+        self._handles: list[Any] = []
+        self._queues: list[asyncio.Queue[tuple[InventoryCommand, asyncio.Future[HoldState]]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.batch_sizes: list[int] = []  # recent batch sizes, for benchmarks and metrics
+
+    def actor_name(self, index: int) -> str:
+        return f"{self._name_prefix}-{index}"
+
+    def handle(self, index: int) -> Any:
+        return self._handles[index]
+
+    async def start(self) -> None:
+        """Create (or attach to) the shard actors and start the batchers and the heartbeat."""
+        remote_cls = ray.remote(InventoryShard)
+        for index in range(self.shard_count):
+            options: dict[str, Any] = {
+                "name": self.actor_name(index),
+                "namespace": self._namespace,
+                "get_if_exists": True,
+                "max_restarts": -1,
+                # We retry ourselves: only we know the commands are idempotent.
+                "max_task_retries": 0,
+                "max_concurrency": 64,
+                "num_cpus": 0,
+            }
+            if self._detached:
+                options["lifetime"] = "detached"
+            handle = remote_cls.options(**options).remote(
+                shard_index=index,
+                shard_count=self.shard_count,
+                dsn=self._dsn,
+                pool_size=self._db_pool_size,
+            )
+            self._handles.append(handle)
+            self._queues.append(asyncio.Queue())
+        loop = asyncio.get_running_loop()
+        for index in range(self.shard_count):
+            self._tasks.append(loop.create_task(self._pump(index), name=f"shard-pump-{index}"))
+        self._tasks.append(loop.create_task(self._heartbeat(), name="shard-heartbeat"))
+        await asyncio.gather(*(self._call(h.tick.remote()) for h in self._handles))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for queue in self._queues:
+            while not queue.empty():
+                _, fut = queue.get_nowait()
+                if not fut.done():
+                    fut.set_exception(Unavailable("hub is shutting down"))
+        if not self._detached:
+            for handle in self._handles:
+                with contextlib.suppress(Exception):
+                    ray.kill(handle, no_restart=True)
+        self._handles.clear()
+        self._queues.clear()
+
+    async def execute(self, command: InventoryCommand) -> HoldState:
+        """Run one command on its tenant's logical actor; raises the SevaError it got."""
+        index = shard_for(command.tenant_id, self.shard_count)
+        fut: asyncio.Future[HoldState] = asyncio.get_running_loop().create_future()
+        self._queues[index].put_nowait((command, fut))
+        return await fut
+
+    async def ping(self) -> float:
+        """Seconds for one round trip to every shard (raises Unavailable if one is down)."""
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(self._call(h.tick.remote()) for h in self._handles)), 5.0
+            )
+        except (TimeoutError, RayActorError, GetTimeoutError) as exc:
+            raise Unavailable("inventory shards are not answering") from exc
+        return time.perf_counter() - started
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _pump(self, index: int) -> None:
+        queue = self._queues[index]
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            live = [(cmd, fut) for cmd, fut in batch if not fut.done()]
+            if not live:
+                continue
+            self.batch_sizes.append(len(live))
+            if len(self.batch_sizes) > 10_000:
+                del self.batch_sizes[:5_000]
+            try:
+                results = await self._apply_with_retry(index, [cmd for cmd, _ in live])
+            except SevaError as exc:
+                results = [exc] * len(live)
+            for (_, fut), result in zip(live, results, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(result, SevaError):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+
+    async def _apply_with_retry(
+        self, index: int, commands: list[InventoryCommand]
+    ) -> list[HoldState | SevaError]:
+        deadline = time.monotonic() + self._retry_window
+        delay = 0.05
+        while True:
+            try:
+                return await asyncio.wait_for(
+                    self._call(self._handles[index].apply.remote(commands)), self._call_timeout
+                )
+            except (RayActorError, TimeoutError) as exc:
+                # The shard died or is restarting; it reloads from PostgreSQL, and resending is
+                # safe because every command is idempotent.
+                if time.monotonic() + delay > deadline:
+                    raise Unavailable("inventory shard is restarting; retry") from exc
+                log.warning("shard %d unavailable (%s); retrying batch", index, type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _call(self, ref: Any) -> Any:
+        try:
+            return await ref
+        except RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, SevaError):
+                raise cause from None
+            if isinstance(cause, RayActorError):
+                raise cause from None
+            log.error("shard call failed: %s", exc)
+            raise Internal("unexpected error in inventory shard") from exc
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECS)
+            for index, handle in enumerate(self._handles):
+                try:
+                    await asyncio.wait_for(self._call(handle.tick.remote()), 5.0)
+                except Exception as exc:
+                    log.debug("heartbeat to shard %d failed: %r", index, exc)

@@ -1,0 +1,360 @@
+"""One shard: a Ray actor that hosts the logical inventory actors of many tenants.
+
+The shard is the only writer of its tenants' slots and holds. It handles one batch at a time
+(an asyncio lock, because async Ray actors do not keep call order), applies the batch's commands
+in order with the pure rules of :mod:`actors.domain`, writes every effect in **one** PostgreSQL
+transaction (group commit) and replies only after that commit. Availability events are announced
+by NOTIFY inside the same transaction, so they reach listeners only if the change committed.
+
+State is a cache of the database: it is loaded on demand, evicted when a tenant is idle, thrown
+away when a commit fails, and rebuilt from PostgreSQL after Ray restarts the process. A timer
+expires holds whose TTL has passed; on start the shard first loads every tenant of its own with
+live holds, so holds expire even if nobody touches the tenant after a crash.
+
+The class is plain Python: :class:`actors.pool.ShardPool` runs it as a Ray actor, and tests can
+run it directly against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from actors.commands import (
+    ConfirmHoldCommand,
+    CreateHoldCommand,
+    InventoryCommand,
+    ReleaseHoldCommand,
+)
+from actors.domain import Effects, TenantInventory
+from actors.placement import shard_for
+from protocols.errors import Internal, NotFound, SevaError, Unavailable
+from storage import inventory as db
+from storage.records import HoldState
+
+log = logging.getLogger(__name__)
+
+Result = HoldState | SevaError
+EXPIRY_POLL_MAX_SECS = 1.0
+# Errors after which the database may be fine again soon: the caller may retry.
+_TRANSIENT_DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+class InventoryShard:
+    def __init__(
+        self,
+        *,
+        shard_index: int,
+        shard_count: int,
+        dsn: str,
+        pool_size: int = 4,
+        idle_evict_secs: float = 300.0,
+    ) -> None:
+        self._index = shard_index
+        self._count = shard_count
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._idle_evict_secs = idle_evict_secs
+        self._tenants: dict[UUID, TenantInventory] = {}
+        self._last_used: dict[UUID, float] = {}
+        self._pool: asyncpg.Pool | None = None
+        self._lock: asyncio.Lock | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._expiry_task: asyncio.Task[None] | None = None
+        self._batches = 0
+        self._commands = 0
+
+    # -- public (Ray) methods ------------------------------------------------------------------
+
+    async def apply(self, commands: list[InventoryCommand]) -> list[Result]:
+        """Apply commands in order; one result per command (the hold, or the error it got)."""
+        await self._ensure_started()
+        assert self._lock is not None
+        async with self._lock:
+            self._batches += 1
+            self._commands += len(commands)
+            return await self._apply_locked(commands)
+
+    async def tick(self) -> dict[str, Any]:
+        """Heartbeat from the hub: starts a freshly restarted shard, evicts idle tenants."""
+        await self._ensure_started()
+        assert self._lock is not None
+        async with self._lock:
+            self._evict_idle()
+        return self.stats()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "shard": self._index,
+            "tenants": len(self._tenants),
+            "active_holds": sum(len(t.active_holds) for t in self._tenants.values()),
+            "batches": self._batches,
+            "commands": self._commands,
+        }
+
+    async def close(self) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry_task
+        if self._pool is not None:
+            await self._pool.close()
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    async def _ensure_started(self) -> None:
+        if self._expiry_task is not None:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+            self._lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._expiry_task is not None:
+                return
+            try:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=self._pool_size
+                    )
+                await self._load_tenants_with_live_holds()
+            except _TRANSIENT_DB_ERRORS as exc:
+                raise Unavailable("inventory store is not reachable") from exc
+            self._expiry_task = asyncio.get_running_loop().create_task(self._expire_forever())
+
+    async def _load_tenants_with_live_holds(self) -> None:
+        assert self._pool is not None
+        async with self._pool.acquire() as conn:
+            for tenant_id in await db.tenants_with_live_holds(conn):
+                if shard_for(tenant_id, self._count) != self._index:
+                    continue
+                inv = await self._tenant(conn, tenant_id)
+                slot_ids = await db.slot_ids_with_live_holds(conn, tenant_id=tenant_id)
+                await self._ensure_slots(conn, inv, slot_ids)
+
+    # -- batches -------------------------------------------------------------------------------
+
+    async def _apply_locked(self, commands: list[InventoryCommand]) -> list[Result]:
+        touched = {c.tenant_id for c in commands}
+        for attempt in range(2):
+            try:
+                return await self._apply_once(commands)
+            except db.StaleState:
+                # Someone else wrote our rows (a zombie twin after a restart?): reload, retry once.
+                log.warning("shard %d: stale state, reloading (attempt %d)", self._index, attempt)
+                self._forget(touched)
+            except _TRANSIENT_DB_ERRORS as exc:
+                self._forget(touched)
+                log.warning("shard %d: database error: %r", self._index, exc)
+                return [Unavailable("inventory store is not reachable; retry")] * len(commands)
+            except Exception:
+                self._forget(touched)
+                log.exception("shard %d: unexpected error applying a batch", self._index)
+                return [Internal("unexpected error")] * len(commands)
+        return [Unavailable("inventory changed concurrently; retry")] * len(commands)
+
+    async def _apply_once(self, commands: list[InventoryCommand]) -> list[Result]:
+        assert self._pool is not None
+        now = datetime.now(UTC)
+        results: list[Result | None] = [None] * len(commands)
+        existing_by_key: dict[tuple[UUID, UUID, str], HoldState] = {}
+        holds_by_id: dict[UUID, HoldState] = {}
+        async with self._pool.acquire() as conn:
+            by_tenant: dict[UUID, list[int]] = defaultdict(list)
+            for i, cmd in enumerate(commands):
+                by_tenant[cmd.tenant_id].append(i)
+            for tenant_id, indexes in by_tenant.items():
+                try:
+                    inv = await self._tenant(conn, tenant_id)
+                except NotFound as exc:
+                    for i in indexes:
+                        results[i] = exc
+                    continue
+                cmds = [commands[i] for i in indexes]
+                creates = [c for c in cmds if isinstance(c, CreateHoldCommand)]
+                hold_ids = [
+                    c.hold_id
+                    for c in cmds
+                    if isinstance(c, ReleaseHoldCommand | ConfirmHoldCommand)
+                    and c.hold_id not in inv.active_holds
+                ]
+                found = await db.load_holds(conn, tenant_id=tenant_id, hold_ids=hold_ids)
+                holds_by_id.update({h.hold_id: h for h in found})
+                await self._ensure_slots(
+                    conn, inv, {c.slot_id for c in creates} | {h.slot_id for h in found}
+                )
+                if creates:
+                    keys = [(c.user_id, c.idempotency_key) for c in creates]
+                    prior = await db.find_holds_by_key(conn, tenant_id=tenant_id, keys=keys)
+                    for (user_id, key), hold in prior.items():
+                        existing_by_key[(tenant_id, user_id, key)] = hold
+
+            effects = Effects()
+            for i, cmd in enumerate(commands):
+                if results[i] is not None:
+                    continue
+                inv = self._tenants[cmd.tenant_id]
+                try:
+                    results[i] = self._apply_one(
+                        inv, cmd, now, effects, existing_by_key, holds_by_id
+                    )
+                except SevaError as exc:
+                    results[i] = exc
+
+            if effects:
+                await _commit(conn, effects)
+        mono = time.monotonic()
+        for tenant_id in by_tenant:
+            self._last_used[tenant_id] = mono
+        return [r if r is not None else Internal("no result") for r in results]
+
+    def _apply_one(
+        self,
+        inv: TenantInventory,
+        cmd: InventoryCommand,
+        now: datetime,
+        effects: Effects,
+        existing_by_key: dict[tuple[UUID, UUID, str], HoldState],
+        holds_by_id: dict[UUID, HoldState],
+    ) -> HoldState:
+        if isinstance(cmd, CreateHoldCommand):
+            key = (cmd.tenant_id, cmd.user_id, cmd.idempotency_key)
+            hold = inv.create_hold(
+                slot_id=cmd.slot_id,
+                user_id=cmd.user_id,
+                qty=cmd.qty,
+                idempotency_key=cmd.idempotency_key,
+                existing=existing_by_key.get(key),
+                new_id=uuid.uuid4(),
+                now=now,
+                effects=effects,
+            )
+            existing_by_key[key] = hold
+            holds_by_id[hold.hold_id] = hold
+            return hold
+        hold = inv.active_holds.get(cmd.hold_id) or holds_by_id.get(cmd.hold_id)
+        if hold is None:
+            raise NotFound("no such hold", {"hold_id": str(cmd.hold_id)})
+        if isinstance(cmd, ReleaseHoldCommand):
+            result = inv.release_hold(
+                hold,
+                by_user=cmd.user_id,
+                may_release_any=cmd.may_release_any,
+                now=now,
+                effects=effects,
+            )
+        else:
+            result = inv.confirm_hold(hold, now=now, effects=effects)
+        holds_by_id[result.hold_id] = result
+        return result
+
+    # -- state loading -------------------------------------------------------------------------
+
+    async def _tenant(self, conn: asyncpg.Connection, tenant_id: UUID) -> TenantInventory:
+        inv = self._tenants.get(tenant_id)
+        if inv is None:
+            ttl = await db.load_tenant_settings(conn, tenant_id=tenant_id)
+            if ttl is None:
+                raise NotFound("no such tenant", {"tenant_id": str(tenant_id)})
+            inv = TenantInventory(tenant_id=tenant_id, hold_ttl=ttl)
+            self._tenants[tenant_id] = inv
+            self._last_used[tenant_id] = time.monotonic()
+        return inv
+
+    async def _ensure_slots(
+        self, conn: asyncpg.Connection, inv: TenantInventory, slot_ids: Any
+    ) -> None:
+        missing = [s for s in slot_ids if s not in inv.slots]
+        if not missing:
+            return
+        slots = await db.load_slots(conn, tenant_id=inv.tenant_id, slot_ids=missing)
+        holds = await db.load_active_holds(
+            conn, tenant_id=inv.tenant_id, slot_ids=[s.slot_id for s in slots]
+        )
+        new_streams = {s.stream for s in slots} - inv.stream_seq.keys()
+        seqs = await db.last_seqs(conn, streams=new_streams)
+        for stream in new_streams:
+            inv.stream_seq[stream] = seqs.get(stream, 0)
+        for slot in slots:
+            inv.slots[slot.slot_id] = slot
+        for hold in holds:
+            inv.active_holds[hold.hold_id] = hold
+
+    def _forget(self, tenant_ids: set[UUID]) -> None:
+        for tenant_id in tenant_ids:
+            self._tenants.pop(tenant_id, None)
+            self._last_used.pop(tenant_id, None)
+
+    def _evict_idle(self) -> None:
+        cutoff = time.monotonic() - self._idle_evict_secs
+        idle = {
+            t
+            for t, inv in self._tenants.items()
+            if not inv.active_holds and self._last_used.get(t, 0.0) < cutoff
+        }
+        self._forget(idle)
+
+    # -- expiry --------------------------------------------------------------------------------
+
+    async def _expire_forever(self) -> None:
+        assert self._lock is not None
+        while True:
+            delay = EXPIRY_POLL_MAX_SECS
+            expiries = [e for t in self._tenants.values() if (e := t.next_expiry()) is not None]
+            if expiries:
+                until = (min(expiries) - datetime.now(UTC)).total_seconds()
+                delay = min(max(until, 0.01), EXPIRY_POLL_MAX_SECS)
+            await asyncio.sleep(delay)
+            try:
+                async with self._lock:
+                    await self._expire_due()
+            except Exception:
+                # Keep the timer alive whatever happened; the next round retries from the DB.
+                log.exception("shard %d: expiry round failed", self._index)
+
+    async def _expire_due(self) -> None:
+        assert self._pool is not None
+        now = datetime.now(UTC)
+        effects = Effects()
+        touched: set[UUID] = set()
+        for tenant_id, inv in self._tenants.items():
+            if inv.expire_due(now, effects):
+                touched.add(tenant_id)
+        if not effects:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await _commit(conn, effects)
+        except BaseException:
+            self._forget(touched)
+            raise
+
+
+async def _commit(conn: asyncpg.Connection, effects: Effects) -> None:
+    """One transaction for the whole batch; in-memory versions follow only after commit."""
+    async with conn.transaction():
+        await db.commit_changes(
+            conn,
+            new_holds=list(effects.new_holds.values()),
+            changed_holds=list(effects.changed_holds.values()),
+            slots=list(effects.slots.values()),
+            events=effects.events,
+            audits=effects.audits,
+        )
+    for slot in effects.slots.values():
+        slot.version += 1

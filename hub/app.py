@@ -1,0 +1,104 @@
+"""``create_app(settings, dsn=...)``: the hub's aiohttp application with Socket.IO attached.
+
+Everything the app needs is built on startup by one cleanup context, in dependency order, and
+torn down in reverse: database pool (and migrations), Ray shards, the availability fan-out, the
+socket gateway. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import ray
+import socketio
+from aiohttp import web
+
+from actors.pool import ShardPool
+from hub import keys
+from hub.auth import Passwords, TokenIssuer
+from hub.errors import error_middleware
+from hub.fanout import AvailabilityFanout
+from hub.holds import HoldService
+from hub.ray_runtime import ensure_ray
+from hub.rest import routes
+from hub.settings import Settings
+from hub.sockets import SocketGateway
+from storage.migrate import apply_migrations
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, dsn: str) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=settings.max_socket_payload_bytes
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.DSN] = dsn
+    app[keys.TOKENS] = TokenIssuer(
+        settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        ttl_secs=settings.access_token_ttl_secs,
+    )
+    app[keys.PASSWORDS] = Passwords()
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins="*",
+        max_http_buffer_size=settings.max_socket_payload_bytes,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app)
+    app[keys.SIO] = sio
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_services)
+    return app
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    dsn = app[keys.DSN]
+    db = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.db_pool_size)
+    started_ray = False
+    shards: ShardPool | None = None
+    fanout: AvailabilityFanout | None = None
+    try:
+        async with db.acquire() as conn:
+            applied = await apply_migrations(conn)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        started_ray = ensure_ray(settings.ray_address, namespace=settings.ray_namespace)
+        shards = ShardPool(
+            dsn=dsn,
+            shard_count=settings.shards,
+            namespace=settings.ray_namespace,
+            max_batch=settings.max_batch,
+            detached=settings.ray_address is not None,
+        )
+        await shards.start()
+        fanout = AvailabilityFanout(db=db, dsn=dsn, sio=app[keys.SIO])
+        await fanout.start()
+        holds = HoldService(db=db, shards=shards)
+        gateway = SocketGateway(
+            app[keys.SIO],
+            tokens=app[keys.TOKENS],
+            holds=holds,
+            fanout=fanout,
+            events_per_sec=settings.socket_events_per_sec,
+            burst=settings.socket_burst,
+        )
+        gateway.register()
+        app[keys.DB] = db
+        app[keys.SHARDS] = shards
+        app[keys.FANOUT] = fanout
+        app[keys.HOLDS] = holds
+        app[keys.SOCKETS] = gateway
+        yield
+    finally:
+        if fanout is not None:
+            await fanout.stop()
+        if shards is not None:
+            await shards.stop()
+        await db.close()
+        if started_ray:
+            ray.shutdown()

@@ -1,0 +1,83 @@
+"""Holds as the edge sees them: find the tenant, check who may act, ask the tenant's actor.
+
+Shared by the Socket.IO events and the REST routes so both answer the same way.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from uuid import UUID
+
+import asyncpg
+
+from actors.commands import CreateHoldCommand, ReleaseHoldCommand
+from actors.pool import ShardPool
+from hub.auth import Principal
+from protocols.errors import NotFound
+from protocols.holds import CreateHold, HoldView
+from storage import availability as reads
+from storage.records import HoldState
+
+_ROUTE_CACHE_SIZE = 100_000
+
+
+class HoldService:
+    def __init__(self, *, db: asyncpg.Pool, shards: ShardPool) -> None:
+        self._db = db
+        self._shards = shards
+        # Which tenant owns a slot never changes, so it can be cached without invalidation.
+        self._slot_tenant: OrderedDict[UUID, UUID] = OrderedDict()
+
+    async def create(self, principal: Principal, request: CreateHold) -> HoldView:
+        tenant_id = await self._tenant_of_slot(request.slot_id)
+        if tenant_id is None or not principal.may_act_in(tenant_id):
+            # Another tenant's slot is reported as missing: its existence is not ours to reveal.
+            raise NotFound("no such slot", {"slot_id": str(request.slot_id)})
+        hold = await self._shards.execute(
+            CreateHoldCommand(
+                tenant_id=tenant_id,
+                user_id=principal.user_id,
+                slot_id=request.slot_id,
+                qty=request.qty,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return _view(hold)
+
+    async def release(self, principal: Principal, hold_id: UUID) -> HoldView:
+        async with self._db.acquire() as conn:
+            tenant_id = await reads.tenant_of_hold(conn, hold_id=hold_id)
+        if tenant_id is None or not principal.may_act_in(tenant_id):
+            raise NotFound("no such hold", {"hold_id": str(hold_id)})
+        hold = await self._shards.execute(
+            ReleaseHoldCommand(
+                tenant_id=tenant_id,
+                user_id=principal.user_id,
+                hold_id=hold_id,
+                may_release_any=principal.is_staff_of(tenant_id),
+            )
+        )
+        return _view(hold)
+
+    async def _tenant_of_slot(self, slot_id: UUID) -> UUID | None:
+        tenant_id = self._slot_tenant.get(slot_id)
+        if tenant_id is not None:
+            self._slot_tenant.move_to_end(slot_id)
+            return tenant_id
+        async with self._db.acquire() as conn:
+            tenant_id = await reads.tenant_of_slot(conn, slot_id=slot_id)
+        if tenant_id is not None:
+            self._slot_tenant[slot_id] = tenant_id
+            if len(self._slot_tenant) > _ROUTE_CACHE_SIZE:
+                self._slot_tenant.popitem(last=False)
+        return tenant_id
+
+
+def _view(hold: HoldState) -> HoldView:
+    return HoldView(
+        hold_id=hold.hold_id,
+        slot_id=hold.slot_id,
+        qty=hold.qty,
+        status=hold.status,
+        expires_at=hold.expires_at,
+    )

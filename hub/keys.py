@@ -1,0 +1,25 @@
+"""Typed keys for what the app holds (aiohttp: "Data sharing aka no singletons please")."""
+
+from __future__ import annotations
+
+import asyncpg
+import socketio
+from aiohttp import web
+
+from actors.pool import ShardPool
+from hub.auth import Passwords, TokenIssuer
+from hub.fanout import AvailabilityFanout
+from hub.holds import HoldService
+from hub.settings import Settings
+from hub.sockets import SocketGateway
+
+SETTINGS = web.AppKey("settings", Settings)
+DSN = web.AppKey("dsn", str)
+DB = web.AppKey("db", asyncpg.Pool)
+SHARDS = web.AppKey("shards", ShardPool)
+TOKENS = web.AppKey("tokens", TokenIssuer)
+PASSWORDS = web.AppKey("passwords", Passwords)
+SIO = web.AppKey("sio", socketio.AsyncServer)
+HOLDS = web.AppKey("holds", HoldService)
+FANOUT = web.AppKey("fanout", AvailabilityFanout)
+SOCKETS = web.AppKey("sockets", SocketGateway)

@@ -1,0 +1,31 @@
+"""Joining or starting Ray for this process."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+
+log = logging.getLogger(__name__)
+
+
+def ensure_ray(address: str | None, *, namespace: str, num_cpus: int | None = None) -> bool:
+    """Connect to ``address`` or start a local Ray; returns True if this call started it."""
+    if ray.is_initialized():
+        return False
+    if address is None:
+        # Ray 2.5x+ turns on token auth by default and writes a token under $HOME; a local,
+        # single-user Ray has no use for it. Ray reads this from the environment only.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(
+            namespace=namespace,
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    else:
+        ray.init(address=address, namespace=namespace, log_to_driver=False)
+    log.info("ray ready (%s)", address or "local")
+    return True

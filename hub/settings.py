@@ -1,0 +1,43 @@
+"""The one settings object, read once from the environment (see the table in README.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEVA_", frozen=True, extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SEVA_DATABASE_URL"),
+        description="PostgreSQL DSN; unset = a private cluster under data_dir (embedded default)",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SEVA_REDIS_URL")
+    )
+    ray_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAY_ADDRESS", "SEVA_RAY_ADDRESS"),
+        description="Ray cluster to join; unset = start Ray locally",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path(".seva")
+    shards: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=1024)
+    ray_namespace: str = "seva"
+    max_batch: int = Field(default=512, ge=1, le=10_000)
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 signing key; unset = random per process (dev only)"
+    )
+    access_token_ttl_secs: int = Field(default=900, ge=30, le=86_400)
+    socket_events_per_sec: float = Field(default=50.0, gt=0)
+    socket_burst: int = Field(default=100, ge=1)
+    max_socket_payload_bytes: int = Field(default=65_536, ge=1024)
+    log_level: str = "INFO"
+    demo: bool = False

@@ -1,0 +1,32 @@
+"""Base class for every wire model: unknown fields are refused, values are not silently coerced."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+]
+"""Printable ASCII without spaces, at most 128 characters (a UUID fits)."""
+
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
+
+
+def parse_iso_date(value: str) -> date:
+    """``YYYY-MM-DD`` to a date; raises ValueError for impossible dates like 2026-02-30."""
+    return date.fromisoformat(value)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as plain JSON: where, what, and never the offending input echoed back."""
+    return [
+        {"loc": [str(part) for part in err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]

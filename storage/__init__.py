@@ -1,0 +1,1 @@
+"""PostgreSQL access: small asyncpg functions taking the connection explicitly; migrations."""

@@ -1,0 +1,235 @@
+"""Rows owned by the tenant inventory actors: slots' counters, holds, availability events.
+
+Reads load what a logical actor needs; :func:`commit_changes` writes one batch of changes in the
+caller's transaction, fenced by slot versions (a stale writer gets :class:`StaleState`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from protocols.availability import stream_name
+from protocols.holds import HoldStatus
+from storage.records import (
+    DEFAULT_HOLD_TTL_SECS,
+    AuditEntry,
+    AvailabilityEvent,
+    HoldState,
+    SlotState,
+)
+
+AVAILABILITY_CHANNEL = "seva_availability"
+
+
+class StaleState(RuntimeError):
+    """A row changed under us: another writer (e.g. a zombie actor) got there first."""
+
+
+async def load_tenant_settings(conn: asyncpg.Connection, *, tenant_id: UUID) -> timedelta | None:
+    """The tenant's hold TTL, or None if there is no such tenant."""
+    row = await conn.fetchrow("SELECT settings FROM tenants WHERE id = $1", tenant_id)
+    if row is None:
+        return None
+    settings = json.loads(row["settings"]) if isinstance(row["settings"], str) else row["settings"]
+    return timedelta(seconds=int(settings.get("hold_ttl_secs", DEFAULT_HOLD_TTL_SECS)))
+
+
+async def load_slots(
+    conn: asyncpg.Connection, *, tenant_id: UUID, slot_ids: Sequence[UUID]
+) -> list[SlotState]:
+    rows = await conn.fetch(
+        """
+        SELECT id, resource_id, local_date, starts_at, capacity, held_qty, confirmed_qty, version
+        FROM slots WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+        """,
+        tenant_id,
+        list(slot_ids),
+    )
+    return [
+        SlotState(
+            slot_id=r["id"],
+            tenant_id=tenant_id,
+            resource_id=r["resource_id"],
+            stream=stream_name(tenant_id, r["resource_id"], r["local_date"]),
+            starts_at=r["starts_at"],
+            capacity=r["capacity"],
+            held_qty=r["held_qty"],
+            confirmed_qty=r["confirmed_qty"],
+            version=r["version"],
+        )
+        for r in rows
+    ]
+
+
+_HOLD_COLUMNS = (
+    "id, tenant_id, slot_id, user_id, qty, status, idempotency_key, expires_at, created_at, "
+    "updated_at"
+)
+
+
+def _hold(row: asyncpg.Record) -> HoldState:
+    return HoldState(
+        hold_id=row["id"],
+        tenant_id=row["tenant_id"],
+        slot_id=row["slot_id"],
+        user_id=row["user_id"],
+        qty=row["qty"],
+        status=HoldStatus(row["status"]),
+        idempotency_key=row["idempotency_key"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def load_active_holds(
+    conn: asyncpg.Connection, *, tenant_id: UUID, slot_ids: Sequence[UUID]
+) -> list[HoldState]:
+    rows = await conn.fetch(
+        f"SELECT {_HOLD_COLUMNS} FROM holds "
+        "WHERE tenant_id = $1 AND slot_id = ANY($2::uuid[]) AND status = 'held'",
+        tenant_id,
+        list(slot_ids),
+    )
+    return [_hold(r) for r in rows]
+
+
+async def load_holds(
+    conn: asyncpg.Connection, *, tenant_id: UUID, hold_ids: Sequence[UUID]
+) -> list[HoldState]:
+    rows = await conn.fetch(
+        f"SELECT {_HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+        tenant_id,
+        list(hold_ids),
+    )
+    return [_hold(r) for r in rows]
+
+
+async def find_holds_by_key(
+    conn: asyncpg.Connection, *, tenant_id: UUID, keys: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], HoldState]:
+    """Holds already made with these (user_id, idempotency_key) pairs."""
+    rows = await conn.fetch(
+        f"SELECT {_HOLD_COLUMNS} FROM holds "
+        "WHERE tenant_id = $1 AND (user_id, idempotency_key) IN "
+        "(SELECT * FROM unnest($2::uuid[], $3::text[]))",
+        tenant_id,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["user_id"], r["idempotency_key"]): _hold(r) for r in rows}
+
+
+async def last_seqs(conn: asyncpg.Connection, *, streams: Iterable[str]) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT stream, max(seq) AS seq FROM availability_events "
+        "WHERE stream = ANY($1::text[]) GROUP BY stream",
+        list(streams),
+    )
+    return {r["stream"]: r["seq"] for r in rows}
+
+
+async def tenants_with_live_holds(conn: asyncpg.Connection) -> list[UUID]:
+    rows = await conn.fetch("SELECT DISTINCT tenant_id FROM holds WHERE status = 'held'")
+    return [r["tenant_id"] for r in rows]
+
+
+async def slot_ids_with_live_holds(conn: asyncpg.Connection, *, tenant_id: UUID) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT slot_id FROM holds WHERE tenant_id = $1 AND status = 'held'", tenant_id
+    )
+    return [r["slot_id"] for r in rows]
+
+
+async def commit_changes(
+    conn: asyncpg.Connection,
+    *,
+    new_holds: Sequence[HoldState],
+    changed_holds: Sequence[HoldState],
+    slots: Sequence[SlotState],
+    events: Sequence[AvailabilityEvent],
+    audits: Sequence[AuditEntry],
+) -> None:
+    """Write one batch of changes. Must run inside a transaction the caller commits.
+
+    Slot rows are updated only if their version is the one the actor loaded; otherwise
+    StaleState is raised and the caller must roll back and reload. Events are announced with
+    NOTIFY, which PostgreSQL delivers only after commit and in commit order.
+    """
+    if new_holds:
+        await conn.execute(
+            """
+            INSERT INTO holds (id, tenant_id, slot_id, user_id, qty, status, idempotency_key,
+                               expires_at, created_at, updated_at)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[],
+                                 $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
+                                 $10::timestamptz[])
+            """,
+            *_columns(
+                new_holds,
+                "hold_id tenant_id slot_id user_id qty status idempotency_key expires_at "
+                "created_at updated_at",
+            ),
+        )
+    if changed_holds:
+        await conn.execute(
+            """
+            UPDATE holds AS h SET status = u.status, updated_at = u.updated_at
+            FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, updated_at)
+            WHERE h.id = u.id
+            """,
+            *_columns(changed_holds, "hold_id status updated_at"),
+        )
+    if slots:
+        updated = await conn.fetchval(
+            """
+            WITH u AS (
+                UPDATE slots AS s
+                SET held_qty = u.held_qty, confirmed_qty = u.confirmed_qty,
+                    version = s.version + 1
+                FROM unnest($1::uuid[], $2::int[], $3::int[], $4::bigint[])
+                     AS u(id, held_qty, confirmed_qty, version)
+                WHERE s.id = u.id AND s.version = u.version
+                RETURNING 1
+            ) SELECT count(*) FROM u
+            """,
+            *_columns(slots, "slot_id held_qty confirmed_qty version"),
+        )
+        if updated != len(slots):
+            raise StaleState(f"{len(slots) - updated} slot(s) changed under this actor")
+    if events:
+        payloads = [json.dumps(e.payload(), separators=(",", ":")) for e in events]
+        await conn.execute(
+            """
+            INSERT INTO availability_events (stream, seq, tenant_id, payload)
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::jsonb[])
+            """,
+            [e.stream for e in events],
+            [e.seq for e in events],
+            [e.tenant_id for e in events],
+            payloads,
+        )
+        await conn.execute(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i",
+            AVAILABILITY_CHANNEL,
+            payloads,
+        )
+    if audits:
+        await conn.execute(
+            """
+            INSERT INTO audit_log (tenant_id, actor_user_id, action, subject_id, data)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[])
+            """,
+            *_columns(audits, "tenant_id actor_user_id action subject_id"),
+            [json.dumps(a.data) for a in audits],
+        )
+
+
+def _columns(items: Sequence[Any], names: str) -> list[list[Any]]:
+    return [[getattr(item, name) for item in items] for name in names.split()]

@@ -1,0 +1,146 @@
+"""Helpers for tests: tenants made with SQL, tokens, and real Socket.IO clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import socketio
+from aiohttp import web
+
+from hub.auth import TokenIssuer
+
+
+@dataclass(frozen=True)
+class Hub:
+    url: str
+    app: web.Application
+    tokens: TokenIssuer
+
+
+@dataclass(frozen=True)
+class World:
+    tenant_id: UUID
+    resource_id: UUID
+    day: date
+    slot_ids: list[UUID]
+    user_ids: list[UUID]
+    staff_id: UUID
+
+    @property
+    def date(self) -> str:
+        return self.day.isoformat()
+
+
+async def make_world(
+    db: asyncpg.Pool,
+    *,
+    capacity: int = 5,
+    slots: int = 1,
+    users: int = 1,
+    hold_ttl_secs: int = 600,
+    days_ahead: int = 2,
+) -> World:
+    """A fresh tenant with one resource, ``slots`` slots on one day, and ``users`` users."""
+    tag = uuid.uuid4().hex[:10]
+    day = (datetime.now(UTC) + timedelta(days=days_ahead)).date()
+    async with db.acquire() as conn, conn.transaction():
+        tenant_id = await conn.fetchval(
+            "INSERT INTO tenants (slug, name, kind, timezone, settings) "
+            "VALUES ($1, $2, 'temple', 'UTC', $3::jsonb) RETURNING id",
+            f"t-{tag}",
+            f"Temple {tag}",
+            json.dumps({"hold_ttl_secs": hold_ttl_secs}),
+        )
+        resource_id = await conn.fetchval(
+            "INSERT INTO resources (tenant_id, kind, name) VALUES ($1, 'puja', 'Rudrabhishek') "
+            "RETURNING id",
+            tenant_id,
+        )
+        slot_ids = []
+        for i in range(slots):
+            starts = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=6 + i)
+            slot_ids.append(
+                await conn.fetchval(
+                    "INSERT INTO slots (tenant_id, resource_id, starts_at, ends_at, local_date, "
+                    "capacity, price_paise) VALUES ($1, $2, $3, $4, $5, $6, 110000) RETURNING id",
+                    tenant_id,
+                    resource_id,
+                    starts,
+                    starts + timedelta(hours=1),
+                    day,
+                    capacity,
+                )
+            )
+        user_ids = [
+            await conn.fetchval(
+                "INSERT INTO users (tenant_id, email, name, role, password_hash) "
+                "VALUES ($1, $2, 'Devotee', 'user', 'x') RETURNING id",
+                tenant_id,
+                f"u{i}-{tag}@example.test",
+            )
+            for i in range(users)
+        ]
+        staff_id = await conn.fetchval(
+            "INSERT INTO users (tenant_id, email, name, role, password_hash) "
+            "VALUES ($1, $2, 'Pandit', 'staff', 'x') RETURNING id",
+            tenant_id,
+            f"staff-{tag}@example.test",
+        )
+    return World(tenant_id, resource_id, day, slot_ids, user_ids, staff_id)
+
+
+def user_token(hub: Hub, world: World, index: int = 0) -> str:
+    return hub.tokens.issue(user_id=world.user_ids[index], tenant_id=world.tenant_id, role="user")
+
+
+def staff_token(hub: Hub, world: World) -> str:
+    return hub.tokens.issue(user_id=world.staff_id, tenant_id=world.tenant_id, role="staff")
+
+
+@dataclass
+class Client:
+    """A real python-socketio client that records every ``availability`` delta it receives."""
+
+    sio: socketio.AsyncClient
+    deltas: list[dict[str, Any]] = field(default_factory=list)
+
+    async def call(self, event: str, data: Any = None, wait_secs: float = 30.0) -> dict[str, Any]:
+        if data is None:
+            return await self.sio.call(event, timeout=wait_secs)
+        return await self.sio.call(event, data, timeout=wait_secs)
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+    def deltas_for(self, stream: str) -> list[dict[str, Any]]:
+        return [d for d in self.deltas if d["stream"] == stream]
+
+
+async def connect(hub: Hub, token: str | None) -> Client:
+    sio = socketio.AsyncClient(reconnection=False)
+    client = Client(sio)
+
+    @sio.on("availability")
+    async def _on_delta(data: dict[str, Any]) -> None:
+        client.deltas.append(data)
+
+    auth = {"token": token} if token is not None else None
+    await sio.connect(hub.url, auth=auth, transports=["websocket"], wait_timeout=10)
+    return client
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None:
+    """Wait until ``check()`` holds; fail with the last state if it never does."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
