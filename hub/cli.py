@@ -21,14 +21,14 @@ log = logging.getLogger("seva")
 @contextlib.asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[str]:
     """``DATABASE_URL`` if set; otherwise the embedded default, a private PostgreSQL cluster
-    under ``SEVA_DATA_DIR/pg`` that we start now and stop on exit (its data is kept)."""
+    under ``SEVA_DATA_DIR`` that we start now and stop on exit (its data is kept)."""
     if settings.database_url is not None:
         yield settings.database_url.get_secret_value()
         return
     from storage.cluster import LocalPostgres
 
-    cluster = LocalPostgres(settings.data_dir.resolve() / "pg")
-    print(f"starting private PostgreSQL under {settings.data_dir.resolve() / 'pg'} ...", flush=True)
+    cluster = LocalPostgres(settings.data_dir.resolve())
+    print(f"starting private PostgreSQL under {settings.data_dir.resolve()} ...", flush=True)
     dsn = await asyncio.to_thread(cluster.start)
     try:
         yield dsn

@@ -17,7 +17,7 @@ import socketio
 from pydantic import BaseModel
 
 from hub.auth import Principal, TokenIssuer
-from hub.errors import as_seva_error, error_ack, ok_ack
+from hub.errors import error_ack, ok_ack
 from hub.fanout import AvailabilityFanout
 from hub.holds import HoldService
 from protocols.availability import SubscribeAvailability, UnsubscribeAvailability
@@ -81,7 +81,10 @@ class SocketGateway:
                 raise Unauthorized("handshake auth must be {\"token\": \"<access JWT>\"}")
             principal = self._tokens.verify(token)
         except Unauthorized as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.to_wire()) from exc
+            refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
+            # The client's connect_error data: the same {code, message, details} as any error.
+            refusal.error_args = exc.to_wire()
+            raise refusal from exc
         self._principals[sid] = principal
         self._buckets[sid] = _Bucket(float(self._burst), time.monotonic())
 
@@ -104,10 +107,7 @@ class SocketGateway:
                 request = model.model_validate(args[0])
                 return ok_ack(await handler(sid, principal, request))
             except Exception as exc:
-                err = as_seva_error(exc)
-                if err.code == "internal":
-                    log.error("socket event failed for %s", sid)
-                return error_ack(err)
+                return error_ack(exc)
 
         return on_event
 

@@ -375,6 +375,12 @@ class LocalPostgres:
     def _initdb(self, bin_dir: Path, cluster_dir: Path, password: str) -> None:
         # initdb into a staging directory and rename it on success: an interrupted initdb
         # then never looks like a usable cluster on the next run.
+        target = cluster_dir / PGDATA_SUBDIR
+        if target.exists() and any(target.iterdir()):
+            raise LocalPostgresError(
+                f"{target} is not empty but holds no PostgreSQL cluster (no PG_VERSION); "
+                "move it away to let a fresh cluster be created"
+            )
         staging = cluster_dir / f"{PGDATA_SUBDIR}.initdb"
         if staging.exists():
             shutil.rmtree(staging)
@@ -412,7 +418,7 @@ class LocalPostgres:
                 "\n# Rewritten on every start by storage/cluster.py (LocalPostgres conf=...).\n"
                 f"include = '{MANAGED_CONF_FILE}'\n"
             )
-        staging.rename(cluster_dir / PGDATA_SUBDIR)
+        staging.replace(target)  # target is absent or an empty directory
 
     def _write_managed_conf(self, pgdata: Path, port: int) -> None:
         lines = [
