@@ -123,11 +123,12 @@ class TenantInventory:
         now: datetime,
         effects: Effects,
     ) -> HoldState:
-        """Give the places back. Releasing a released hold answers it unchanged (retries are
-        safe); a confirmed or expired hold cannot be released (Conflict)."""
+        """Give the places back. A released or expired hold is answered unchanged (its places
+        are already back, and retries are safe); a confirmed hold cannot be released
+        (Conflict)."""
         if hold.user_id != by_user and not may_release_any:
             raise Forbidden("only the holder or the tenant's staff may release a hold")
-        if hold.status is HoldStatus.RELEASED:
+        if hold.status in (HoldStatus.RELEASED, HoldStatus.EXPIRED):
             return hold
         if hold.status is HoldStatus.HELD and hold.expires_at <= now:
             return self._finish(hold, HoldStatus.EXPIRED, None, now, effects)

@@ -80,6 +80,10 @@ async def _serve(settings: Settings) -> None:
             await _seed(dsn)
         runner = web.AppRunner(create_app(settings, dsn=dsn), handle_signals=False)
         await runner.setup()
+        # ray.init (during setup) installs its own SIGTERM handler that exits at once; ours
+        # must win so that Ctrl-C and SIGTERM stop the hub, Ray and PostgreSQL in order.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         try:
             site = web.TCPSite(runner, settings.host, settings.port)
             await site.start()

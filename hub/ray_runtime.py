@@ -19,6 +19,8 @@ def ensure_ray(address: str | None, *, namespace: str, num_cpus: int | None = No
         # single-user Ray has no use for it. Ray reads this from the environment only.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(
+            # "local" always starts a private Ray, never attaching to one found on the machine.
+            address="local",
             namespace=namespace,
             num_cpus=num_cpus,
             include_dashboard=False,

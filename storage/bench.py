@@ -51,9 +51,7 @@ async def create_bench_tenant(
 ) -> BenchTenant:
     """A fresh tenant with one resource, ``slots`` future slots and ``users`` users."""
     tag = uuid.uuid4().hex[:10]
-    first_start = (datetime.now(UTC) + timedelta(days=1)).replace(
-        minute=0, second=0, microsecond=0
-    )
+    first_start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     starts = [first_start + timedelta(hours=i) for i in range(slots)]
     async with conn.transaction():
         tenant_id = await conn.fetchval(

@@ -125,6 +125,10 @@ class Client:
 
 
 async def connect(hub: Hub, token: str | None) -> Client:
+    return await connect_url(hub.url, token)
+
+
+async def connect_url(url: str, token: str | None) -> Client:
     sio = socketio.AsyncClient(reconnection=False)
     client = Client(sio)
 
@@ -133,7 +137,7 @@ async def connect(hub: Hub, token: str | None) -> Client:
         client.deltas.append(data)
 
     auth = {"token": token} if token is not None else None
-    await sio.connect(hub.url, auth=auth, transports=["websocket"], wait_timeout=10)
+    await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
     return client
 
 

@@ -29,29 +29,44 @@ BAD_HOLDS = [
     pytest.param("slot", "invalid", id="string-payload"),
     pytest.param([1, 2], "invalid", id="list-payload"),
     pytest.param({}, "invalid", id="empty-object"),
-    pytest.param({"slot_id": "not-a-uuid", "qty": 1, "idempotency_key": "k"}, "invalid",
-                 id="slot-not-uuid"),
-    pytest.param({"slot_id": "{slot}", "qty": "1", "idempotency_key": "k"}, "invalid",
-                 id="qty-as-string"),
-    pytest.param({"slot_id": "{slot}", "qty": 1.5, "idempotency_key": "k"}, "invalid",
-                 id="qty-float"),
-    pytest.param({"slot_id": "{slot}", "qty": -1, "idempotency_key": "k"}, "invalid",
-                 id="negative-qty"),
-    pytest.param({"slot_id": "{slot}", "qty": 0, "idempotency_key": "k"}, "invalid",
-                 id="zero-qty"),
-    pytest.param({"slot_id": "{slot}", "qty": True, "idempotency_key": "k"}, "invalid",
-                 id="qty-bool"),
-    pytest.param({"slot_id": "{slot}", "qty": 10**12, "idempotency_key": "k"}, "invalid",
-                 id="huge-qty"),
+    pytest.param(
+        {"slot_id": "not-a-uuid", "qty": 1, "idempotency_key": "k"}, "invalid", id="slot-not-uuid"
+    ),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": "1", "idempotency_key": "k"}, "invalid", id="qty-as-string"
+    ),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": 1.5, "idempotency_key": "k"}, "invalid", id="qty-float"
+    ),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": -1, "idempotency_key": "k"}, "invalid", id="negative-qty"
+    ),
+    pytest.param({"slot_id": "{slot}", "qty": 0, "idempotency_key": "k"}, "invalid", id="zero-qty"),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": True, "idempotency_key": "k"}, "invalid", id="qty-bool"
+    ),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": 10**12, "idempotency_key": "k"}, "invalid", id="huge-qty"
+    ),
     pytest.param({"slot_id": "{slot}", "qty": 1}, "invalid", id="missing-key"),
-    pytest.param({"slot_id": "{slot}", "qty": 1, "idempotency_key": "k" * 5000}, "invalid",
-                 id="oversize-key"),
-    pytest.param({"slot_id": "{slot}", "qty": 1, "idempotency_key": "has space"}, "invalid",
-                 id="key-with-space"),
-    pytest.param({"slot_id": "{slot}", "qty": 1, "idempotency_key": "k", "extra": 1}, "invalid",
-                 id="unknown-field"),
-    pytest.param({"slot_id": str(uuid.uuid4()), "qty": 1, "idempotency_key": "k"}, "not_found",
-                 id="unknown-slot"),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": 1, "idempotency_key": "k" * 5000}, "invalid", id="oversize-key"
+    ),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": 1, "idempotency_key": "has space"},
+        "invalid",
+        id="key-with-space",
+    ),
+    pytest.param(
+        {"slot_id": "{slot}", "qty": 1, "idempotency_key": "k", "extra": 1},
+        "invalid",
+        id="unknown-field",
+    ),
+    pytest.param(
+        {"slot_id": str(uuid.uuid4()), "qty": 1, "idempotency_key": "k"},
+        "not_found",
+        id="unknown-slot",
+    ),
 ]
 
 
@@ -96,20 +111,41 @@ async def test_oversize_strings_are_not_echoed_back(hub: Hub, db: asyncpg.Pool):
 @pytest.mark.parametrize(
     ("payload", "code"),
     [
-        pytest.param({"tenant_id": "x", "resource_id": "y", "date": "2026-01-01"}, "invalid",
-                     id="ids-not-uuid"),
-        pytest.param({"tenant_id": "{t}", "resource_id": "{r}", "date": "2026-02-30"}, "invalid",
-                     id="impossible-date"),
-        pytest.param({"tenant_id": "{t}", "resource_id": "{r}", "date": "22/11/2026"}, "invalid",
-                     id="wrong-date-format"),
-        pytest.param({"tenant_id": "{t}", "resource_id": "{r}", "date": "{d}", "since": -1},
-                     "invalid", id="negative-since"),
-        pytest.param({"tenant_id": "{t}", "resource_id": "{r}", "date": "{d}", "since": "3"},
-                     "invalid", id="since-as-string"),
-        pytest.param({"tenant_id": "{t}", "resource_id": str(uuid.uuid4()), "date": "{d}"},
-                     "not_found", id="unknown-resource"),
-        pytest.param({"tenant_id": str(uuid.uuid4()), "resource_id": "{r}", "date": "{d}"},
-                     "not_found", id="other-tenant"),
+        pytest.param(
+            {"tenant_id": "x", "resource_id": "y", "date": "2026-01-01"},
+            "invalid",
+            id="ids-not-uuid",
+        ),
+        pytest.param(
+            {"tenant_id": "{t}", "resource_id": "{r}", "date": "2026-02-30"},
+            "invalid",
+            id="impossible-date",
+        ),
+        pytest.param(
+            {"tenant_id": "{t}", "resource_id": "{r}", "date": "22/11/2026"},
+            "invalid",
+            id="wrong-date-format",
+        ),
+        pytest.param(
+            {"tenant_id": "{t}", "resource_id": "{r}", "date": "{d}", "since": -1},
+            "invalid",
+            id="negative-since",
+        ),
+        pytest.param(
+            {"tenant_id": "{t}", "resource_id": "{r}", "date": "{d}", "since": "3"},
+            "invalid",
+            id="since-as-string",
+        ),
+        pytest.param(
+            {"tenant_id": "{t}", "resource_id": str(uuid.uuid4()), "date": "{d}"},
+            "not_found",
+            id="unknown-resource",
+        ),
+        pytest.param(
+            {"tenant_id": str(uuid.uuid4()), "resource_id": "{r}", "date": "{d}"},
+            "not_found",
+            id="other-tenant",
+        ),
     ],
 )
 async def test_bad_subscribe_is_refused(hub: Hub, db: asyncpg.Pool, payload, code):
@@ -178,21 +214,27 @@ async def test_expired_token_is_refused(hub: Hub, db: asyncpg.Pool):
     from tests.conftest import TEST_JWT_SECRET
 
     expired = jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256", headers={"kid": "k1"})
-    forged = jwt.encode({**claims, "exp": claims["iat"] + 900}, "wrong-secret" * 4,
-                        algorithm="HS256", headers={"kid": "k1"})
+    forged = jwt.encode(
+        {**claims, "exp": claims["iat"] + 900},
+        "wrong-secret" * 4,
+        algorithm="HS256",
+        headers={"kid": "k1"},
+    )
     unsigned = jwt.encode({**claims, "exp": claims["iat"] + 900}, None, algorithm="none")
     for bad in (expired, forged, unsigned):
         sio = socketio.AsyncClient(reconnection=False)
         reasons: list[object] = []
         sio.on("connect_error", lambda data, r=reasons: r.append(data))
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await sio.connect(hub.url, auth={"token": bad}, transports=["websocket"],
-                              wait_timeout=5)
+            await sio.connect(
+                hub.url, auth={"token": bad}, transports=["websocket"], wait_timeout=5
+            )
         assert reasons[0]["code"] == "unauthorized"
 
 
-async def test_flooding_a_socket_is_rate_limited(migrated_dsn: str, ray_session: None,
-                                                 db: asyncpg.Pool):
+async def test_flooding_a_socket_is_rate_limited(
+    migrated_dsn: str, ray_session: None, db: asyncpg.Pool
+):
     from tests.conftest import hub_settings, start_hub
 
     tight, runner = await start_hub(
@@ -202,8 +244,9 @@ async def test_flooding_a_socket_is_rate_limited(migrated_dsn: str, ray_session:
         world = await make_world(db)
         client = await connect(tight, user_token(tight, world))
         try:
-            acks = [await client.call("hold:release", {"hold_id": str(uuid.uuid4())})
-                    for _ in range(6)]
+            acks = [
+                await client.call("hold:release", {"hold_id": str(uuid.uuid4())}) for _ in range(6)
+            ]
             codes = [a["error"]["code"] for a in acks]
             assert codes[:3] == ["not_found"] * 3
             assert "rate_limited" in codes[3:]
@@ -225,17 +268,43 @@ async def test_rest_errors_are_json_with_the_right_status(hub: Hub, db: asyncpg.
         ("POST", "/api/v1/holds", auth, f'{{"slot_id": "{slot}", "qty": 1}}', 422, "invalid"),
         ("DELETE", "/api/v1/holds/not-a-uuid", auth, None, 422, "invalid"),
         ("DELETE", f"/api/v1/holds/{uuid.uuid4()}", auth, None, 404, "not_found"),
-        ("GET", f"/api/v1/tenants/{world.tenant_id}/resources/{world.resource_id}/availability",
-         auth, None, 422, "invalid"),
-        ("GET", f"/api/v1/tenants/{world.tenant_id}/resources/{world.resource_id}/availability"
-         "?date=2026-13-01", auth, None, 422, "invalid"),
-        ("GET", f"/api/v1/tenants/{world.tenant_id}/resources/{world.resource_id}/availability"
-         f"?date={world.date}", {}, None, 401, "unauthorized"),
+        (
+            "GET",
+            f"/api/v1/tenants/{world.tenant_id}/resources/{world.resource_id}/availability",
+            auth,
+            None,
+            422,
+            "invalid",
+        ),
+        (
+            "GET",
+            f"/api/v1/tenants/{world.tenant_id}/resources/{world.resource_id}/availability"
+            "?date=2026-13-01",
+            auth,
+            None,
+            422,
+            "invalid",
+        ),
+        (
+            "GET",
+            f"/api/v1/tenants/{world.tenant_id}/resources/{world.resource_id}/availability"
+            f"?date={world.date}",
+            {},
+            None,
+            401,
+            "unauthorized",
+        ),
         ("GET", "/api/v1/nowhere", {}, None, 404, "not_found"),
         ("PUT", "/api/v1/holds", auth, "{}", 405, "invalid"),
         ("POST", "/api/v1/auth/login", {}, '{"email": "x@y.z"}', 422, "invalid"),
-        ("POST", "/api/v1/auth/login", {}, '{"email": "nobody@example.test", "password": "p"}',
-         401, "unauthorized"),
+        (
+            "POST",
+            "/api/v1/auth/login",
+            {},
+            '{"email": "nobody@example.test", "password": "p"}',
+            401,
+            "unauthorized",
+        ),
         ("GET", "/api/v1/demo", {}, None, 404, "not_found"),
     ]
     async with aiohttp.ClientSession() as http:

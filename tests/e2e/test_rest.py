@@ -58,8 +58,11 @@ async def test_rest_hold_with_idempotency_key_header_is_created_once_and_release
     try:
         sub = await watcher.call(
             "availability:subscribe",
-            {"tenant_id": str(world.tenant_id), "resource_id": str(world.resource_id),
-             "date": world.date},
+            {
+                "tenant_id": str(world.tenant_id),
+                "resource_id": str(world.resource_id),
+                "date": world.date,
+            },
         )
         async with aiohttp.ClientSession(headers=headers) as http:
             first = await http.post(f"{hub.url}/api/v1/holds", json=body)

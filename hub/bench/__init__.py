@@ -1,0 +1,1 @@
+"""``seva bench``: benchmarks that print human-readable lines and, last, one JSON object."""
