@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run [ARGS=...]          start the hub with demo data (seva serve --demo)"
-	@echo "make test [PYTEST_ARGS=...]  ruff check + the whole pytest suite (needs Redis)"
+	@echo "make test [PYTEST_ARGS=...]  ruff + mypy + the whole pytest suite"
 	@echo "make lint                    ruff check + ruff format --check"
 	@echo "make bench [ARGS=...]        seva bench contention"
 	@echo "make clean                   remove caches and build output (keeps .venv and .seva)"
@@ -28,6 +28,7 @@ run:
 test:
 	$(BOOTSTRAP) --with-redis
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy hub actors storage protocols
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint:

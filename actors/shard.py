@@ -247,19 +247,19 @@ class InventoryShard:
             existing_by_key[key] = hold
             holds_by_id[hold.hold_id] = hold
             return hold
-        hold = inv.active_holds.get(cmd.hold_id) or holds_by_id.get(cmd.hold_id)
-        if hold is None:
+        known = inv.active_holds.get(cmd.hold_id) or holds_by_id.get(cmd.hold_id)
+        if known is None:
             raise NotFound("no such hold", {"hold_id": str(cmd.hold_id)})
         if isinstance(cmd, ReleaseHoldCommand):
             result = inv.release_hold(
-                hold,
+                known,
                 by_user=cmd.user_id,
                 may_release_any=cmd.may_release_any,
                 now=now,
                 effects=effects,
             )
         else:
-            result = inv.confirm_hold(hold, now=now, effects=effects)
+            result = inv.confirm_hold(known, now=now, effects=effects)
         holds_by_id[result.hold_id] = result
         return result
 

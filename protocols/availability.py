@@ -7,7 +7,7 @@ everything up to ``seq`` can resume with ``since=seq``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from typing import Literal
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from pydantic import Field, StrictInt, field_validator
 from protocols.wire import IsoDate, WireModel, parse_iso_date
 
 
-def stream_name(tenant_id: UUID, resource_id: UUID, day: date) -> str:
+def stream_name(tenant_id: UUID, resource_id: UUID, day: dt.date) -> str:
     return f"availability:{tenant_id}:{resource_id}:{day.isoformat()}"
 
 
@@ -35,7 +35,7 @@ class SubscribeAvailability(WireModel):
         return value
 
     @property
-    def day(self) -> date:
+    def day(self) -> dt.date:
         return parse_iso_date(self.date)
 
 
@@ -47,8 +47,8 @@ class UnsubscribeAvailability(WireModel):
 
 class SlotAvailability(WireModel):
     slot_id: UUID
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: dt.datetime
+    ends_at: dt.datetime
     capacity: int
     available: int
     price_paise: int

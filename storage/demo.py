@@ -238,7 +238,7 @@ async def describe_demo(conn: asyncpg.Connection, *, today: date | None = None) 
                 "resources": res_out,
             }
         )
-    users = [
+    users: list[dict[str, str | None]] = [
         {
             "email": demo_email(role, t.slug),
             "password": demo_password(role),

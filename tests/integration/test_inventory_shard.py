@@ -106,3 +106,22 @@ async def test_a_fresh_shard_rebuilds_live_holds_and_expires_them(
     async with db.acquire() as conn:
         held = await conn.fetchval("SELECT held_qty FROM slots WHERE id = $1", world.slot_ids[0])
     assert held == 0
+
+
+async def test_an_idle_tenant_is_evicted_and_reloaded_on_demand(
+    migrated_dsn: str, db: asyncpg.Pool
+):
+    world = await make_world(db, capacity=5, users=2)
+    shard = InventoryShard(shard_index=0, shard_count=1, dsn=migrated_dsn, idle_evict_secs=0)
+    try:
+        [hold] = await shard.apply([_create(world, 0)])
+        # Other tests' tenants with live holds are loaded too (one shard owns every tenant).
+        loaded = (await shard.tick())["tenants"]  # a live hold keeps the tenant loaded
+        await shard.apply(
+            [ReleaseHoldCommand(world.tenant_id, world.user_ids[0], hold.hold_id, False)]
+        )
+        assert (await shard.tick())["tenants"] == loaded - 1
+        [again] = await shard.apply([_create(world, 1, qty=5)])
+        assert isinstance(again, HoldState)  # reloaded: the released place counts as free
+    finally:
+        await shard.close()
