@@ -141,6 +141,25 @@ async def connect_url(url: str, token: str | None) -> Client:
     return client
 
 
+async def subscribe(client: Client, world: World, since: int | None = None) -> dict[str, Any]:
+    """``availability:subscribe`` to the world's resource and day; returns the ack's data."""
+    payload: dict[str, Any] = {
+        "tenant_id": str(world.tenant_id),
+        "resource_id": str(world.resource_id),
+        "date": world.date,
+    }
+    if since is not None:
+        payload["since"] = since
+    ack = await client.call("availability:subscribe", payload)
+    assert ack["ok"], ack
+    return ack["data"]
+
+
+async def hold_status(db: asyncpg.Pool, hold_id: str) -> str:
+    async with db.acquire() as conn:
+        return await conn.fetchval("SELECT status FROM holds WHERE id = $1", UUID(hold_id))
+
+
 async def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None:
     """Wait until ``check()`` holds; fail with the last state if it never does."""
     deadline = asyncio.get_running_loop().time() + within

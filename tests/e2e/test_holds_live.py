@@ -8,24 +8,20 @@ import uuid
 import asyncpg
 
 from protocols.availability import stream_name
-from tests.support import Hub, connect, eventually, make_world, staff_token, user_token
+from tests.support import (
+    Hub,
+    connect,
+    eventually,
+    hold_status,
+    make_world,
+    staff_token,
+    subscribe,
+    user_token,
+)
 
 
 def _key() -> str:
     return uuid.uuid4().hex
-
-
-async def _subscribe(client, world, since=None):
-    payload = {
-        "tenant_id": str(world.tenant_id),
-        "resource_id": str(world.resource_id),
-        "date": world.date,
-    }
-    if since is not None:
-        payload["since"] = since
-    ack = await client.call("availability:subscribe", payload)
-    assert ack["ok"], ack
-    return ack["data"]
 
 
 async def test_two_hundred_racers_get_exactly_capacity_holds(hub: Hub, db: asyncpg.Pool):
@@ -33,7 +29,7 @@ async def test_two_hundred_racers_get_exactly_capacity_holds(hub: Hub, db: async
     watchers = [await connect(hub, user_token(hub, world, 0)) for _ in range(3)]
     racers = [await connect(hub, user_token(hub, world, i)) for i in range(200)]
     try:
-        snapshots = [await _subscribe(w, world) for w in watchers]
+        snapshots = [await subscribe(w, world) for w in watchers]
         assert {s["slots"][0]["available"] for s in snapshots} == {5}
         slot = str(world.slot_ids[0])
         acks = await asyncio.gather(
@@ -72,8 +68,8 @@ async def test_two_subscribers_receive_identical_consecutive_deltas(hub: Hub, db
     a = await connect(hub, user_token(hub, world))
     b = await connect(hub, user_token(hub, world))
     try:
-        start = await _subscribe(a, world)
-        await _subscribe(b, world)
+        start = await subscribe(a, world)
+        await subscribe(b, world)
         acks = await asyncio.gather(
             *(
                 a.call(
@@ -102,7 +98,7 @@ async def test_reconnect_with_since_replays_exactly_the_missed_deltas(hub: Hub, 
     actor = await connect(hub, user_token(hub, world, 1))
     slot = str(world.slot_ids[0])
     try:
-        snap = await _subscribe(watcher, world)
+        snap = await subscribe(watcher, world)
         for _ in range(3):
             assert (
                 await actor.call(
@@ -120,7 +116,7 @@ async def test_reconnect_with_since_replays_exactly_the_missed_deltas(hub: Hub, 
             )["ok"]
         back = await connect(hub, user_token(hub, world, 0))
         try:
-            again = await _subscribe(back, world, since=seen)
+            again = await subscribe(back, world, since=seen)
             assert again["mode"] == "replay"
             assert again["replayed"] == 4
             assert [d["seq"] for d in back.deltas] == [seen + 1, seen + 2, seen + 3, seen + 4]
@@ -166,7 +162,7 @@ async def test_release_returns_capacity_and_pushes_a_delta(hub: Hub, db: asyncpg
     other = await connect(hub, user_token(hub, world, 1))
     slot = str(world.slot_ids[0])
     try:
-        await _subscribe(other, world)
+        await subscribe(other, world)
         hold = (
             await holder.call("hold:create", {"slot_id": slot, "qty": 1, "idempotency_key": _key()})
         )["data"]
@@ -209,7 +205,7 @@ async def test_expired_hold_gives_the_seat_back_live(hub: Hub, db: asyncpg.Pool)
     world = await make_world(db, capacity=1, hold_ttl_secs=1)
     client = await connect(hub, user_token(hub, world))
     try:
-        snap = await _subscribe(client, world)
+        snap = await subscribe(client, world)
         hold = await client.call(
             "hold:create", {"slot_id": str(world.slot_ids[0]), "qty": 1, "idempotency_key": _key()}
         )
@@ -217,11 +213,7 @@ async def test_expired_hold_gives_the_seat_back_live(hub: Hub, db: asyncpg.Pool)
         await eventually(lambda: len(client.deltas) == 2, within=8)
         assert [d["slots"][0]["available"] for d in client.deltas] == [0, 1]
         assert [d["seq"] for d in client.deltas] == [snap["seq"] + 1, snap["seq"] + 2]
-        async with db.acquire() as conn:
-            status = await conn.fetchval(
-                "SELECT status FROM holds WHERE id = $1", uuid.UUID(hold["data"]["hold_id"])
-            )
-        assert status == "expired"
+        assert await hold_status(db, hold["data"]["hold_id"]) == "expired"
     finally:
         await client.close()
 
@@ -230,7 +222,7 @@ async def test_unsubscribed_client_gets_no_more_deltas(hub: Hub, db: asyncpg.Poo
     world = await make_world(db, capacity=5)
     client = await connect(hub, user_token(hub, world))
     try:
-        snap = await _subscribe(client, world)
+        snap = await subscribe(client, world)
         ack = await client.call("availability:unsubscribe", {"stream": snap["stream"]})
         assert ack == {"ok": True, "data": {"stream": snap["stream"]}}
         assert (

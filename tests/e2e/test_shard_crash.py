@@ -11,7 +11,16 @@ import ray
 
 from actors.placement import shard_for
 from hub import keys
-from tests.support import Hub, World, connect, eventually, make_world, user_token
+from tests.support import (
+    Hub,
+    World,
+    connect,
+    eventually,
+    hold_status,
+    make_world,
+    subscribe,
+    user_token,
+)
 
 
 def _shard_of(hub: Hub, world: World):
@@ -84,23 +93,12 @@ async def test_a_hold_made_before_a_crash_still_expires_after_it(hub: Hub, db: a
     world = await make_world(db, capacity=1, hold_ttl_secs=2)
     client = await connect(hub, user_token(hub, world))
     try:
-        await client.call(
-            "availability:subscribe",
-            {
-                "tenant_id": str(world.tenant_id),
-                "resource_id": str(world.resource_id),
-                "date": world.date,
-            },
-        )
+        await subscribe(client, world)
         hold = await _hold_until_answered(client, str(world.slot_ids[0]), uuid.uuid4().hex)
         assert hold["ok"]
         ray.kill(_shard_of(hub, world), no_restart=False)
         await eventually(lambda: len(client.deltas) == 2, within=20)
         assert [d["slots"][0]["available"] for d in client.deltas] == [0, 1]
-        async with db.acquire() as conn:
-            status = await conn.fetchval(
-                "SELECT status FROM holds WHERE id = $1", uuid.UUID(hold["data"]["hold_id"])
-            )
-        assert status == "expired"
+        assert await hold_status(db, hold["data"]["hold_id"]) == "expired"
     finally:
         await client.close()
