@@ -16,13 +16,15 @@ import socketio
 from aiohttp import web
 
 from actors.pool import ShardPool
-from hub import keys
+from hub import keys, rest, rest_admin, rest_auth
 from hub.auth import Passwords, TokenIssuer
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
+from hub.guard import guard_middleware
 from hub.holds import HoldService
 from hub.ray_runtime import ensure_ray
-from hub.rest import routes
+from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
+from hub.sessions import SessionControl
 from hub.settings import Settings
 from hub.sockets import SocketGateway
 from storage.migrate import apply_migrations
@@ -32,12 +34,15 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, dsn: str) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.max_socket_payload_bytes
+        middlewares=[request_id_middleware, error_middleware, guard_middleware],
+        client_max_size=settings.max_socket_payload_bytes,
     )
     app[keys.SETTINGS] = settings
+    app[TRUST_FORWARDED_FOR] = settings.trust_forwarded_for
     app[keys.DSN] = dsn
     app[keys.TOKENS] = TokenIssuer(
-        settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        settings.signing_keys(),
+        active_kid=settings.jwt_active_kid,
         ttl_secs=settings.access_token_ttl_secs,
     )
     app[keys.PASSWORDS] = Passwords()
@@ -50,7 +55,8 @@ def create_app(settings: Settings, *, dsn: str) -> web.Application:
     )
     sio.attach(app)
     app[keys.SIO] = sio
-    app.add_routes(routes)
+    for table in (rest.routes, rest_auth.routes, rest_admin.routes):
+        app.add_routes(table)
     app.cleanup_ctx.append(_services)
     return app
 
@@ -62,6 +68,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     started_ray = False
     shards: ShardPool | None = None
     fanout: AvailabilityFanout | None = None
+    sessions: SessionControl | None = None
+    gateway: SocketGateway | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -76,18 +84,24 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             detached=settings.ray_address is not None,
         )
         await shards.start()
+        sessions = SessionControl(db=db, dsn=dsn, access_ttl_secs=settings.access_token_ttl_secs)
+        await sessions.start()
         fanout = AvailabilityFanout(db=db, dsn=dsn, sio=app[keys.SIO])
         await fanout.start()
         holds = HoldService(db=db, shards=shards)
         gateway = SocketGateway(
             app[keys.SIO],
             tokens=app[keys.TOKENS],
+            sessions=sessions,
             holds=holds,
             fanout=fanout,
             events_per_sec=settings.socket_events_per_sec,
             burst=settings.socket_burst,
+            check_every_secs=settings.session_check_secs,
         )
         gateway.register()
+        await gateway.start()
+        app[keys.SESSIONS] = sessions
         app[keys.DB] = db
         app[keys.SHARDS] = shards
         app[keys.FANOUT] = fanout
@@ -95,8 +109,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if gateway is not None:
+            await gateway.stop()
         if fanout is not None:
             await fanout.stop()
+        if sessions is not None:
+            await sessions.stop()
         if shards is not None:
             await shards.stop()
         await db.close()

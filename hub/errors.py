@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,7 +38,12 @@ def ok_ack(data: Any) -> dict[str, Any]:
 
 def error_response(exc: BaseException, *, status: int | None = None) -> web.Response:
     err = as_seva_error(exc)
-    return web.json_response({"error": err.to_wire()}, status=status or err.http_status)
+    headers = {}
+    if isinstance(err.details, dict) and "retry_after_secs" in err.details:
+        headers["Retry-After"] = str(max(1, math.ceil(float(err.details["retry_after_secs"]))))
+    return web.json_response(
+        {"error": err.to_wire()}, status=status or err.http_status, headers=headers
+    )
 
 
 _HTTP_CODES = {

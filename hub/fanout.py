@@ -37,6 +37,7 @@ from protocols.errors import NotFound
 from storage import availability as reads
 from storage.inventory import AVAILABILITY_CHANNEL
 from storage.listener import Listener
+from storage.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ async def load_snapshot(
     """A consistent snapshot from the database (the REST route and a stream's first view)."""
     if not principal.may_act_in(tenant_id):
         raise NotFound("no such resource", {"resource_id": str(resource_id)})
-    async with db.acquire() as conn:
+    async with tenant_scope(db, tenant_id, readonly=True, isolation="repeatable_read") as conn:
         snap = await reads.read_snapshot(
             conn, tenant_id=tenant_id, resource_id=resource_id, day=day
         )

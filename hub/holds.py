@@ -6,6 +6,7 @@ Shared by the Socket.IO events and the REST routes so both answer the same way.
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
 import asyncpg
@@ -17,6 +18,7 @@ from protocols.errors import NotFound
 from protocols.holds import CreateHold, HoldView
 from storage import availability as reads
 from storage.records import HoldState
+from storage.tenancy import tenant_scope
 
 _ROUTE_CACHE_SIZE = 100_000
 
@@ -29,7 +31,7 @@ class HoldService:
         self._slot_tenant: OrderedDict[UUID, UUID] = OrderedDict()
 
     async def create(self, principal: Principal, request: CreateHold) -> HoldView:
-        tenant_id = await self._tenant_of_slot(request.slot_id)
+        tenant_id = await self._tenant_of_slot(principal, request.slot_id)
         if tenant_id is None or not principal.may_act_in(tenant_id):
             # Another tenant's slot is reported as missing: its existence is not ours to reveal.
             raise NotFound("no such slot", {"slot_id": str(request.slot_id)})
@@ -45,7 +47,7 @@ class HoldService:
         return _view(hold)
 
     async def release(self, principal: Principal, hold_id: UUID) -> HoldView:
-        async with self._db.acquire() as conn:
+        async with self._reader(principal) as conn:
             tenant_id = await reads.tenant_of_hold(conn, hold_id=hold_id)
         if tenant_id is None or not principal.may_act_in(tenant_id):
             raise NotFound("no such hold", {"hold_id": str(hold_id)})
@@ -59,12 +61,19 @@ class HoldService:
         )
         return _view(hold)
 
-    async def _tenant_of_slot(self, slot_id: UUID) -> UUID | None:
+    def _reader(self, principal: Principal) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """Tenant users look things up inside their tenant's row-level-security scope, so
+        another tenant's ids are simply not there; platform operators see every tenant."""
+        if principal.tenant_id is None:
+            return self._db.acquire()
+        return tenant_scope(self._db, principal.tenant_id, readonly=True)
+
+    async def _tenant_of_slot(self, principal: Principal, slot_id: UUID) -> UUID | None:
         tenant_id = self._slot_tenant.get(slot_id)
         if tenant_id is not None:
             self._slot_tenant.move_to_end(slot_id)
             return tenant_id
-        async with self._db.acquire() as conn:
+        async with self._reader(principal) as conn:
             tenant_id = await reads.tenant_of_slot(conn, slot_id=slot_id)
         if tenant_id is not None:
             self._slot_tenant[slot_id] = tenant_id

@@ -7,8 +7,9 @@ import socketio
 from aiohttp import web
 
 from actors.pool import ShardPool
-from hub.auth import Passwords, TokenIssuer
+from hub.auth import Passwords
 from hub.fanout import AvailabilityFanout
+from hub.guard import SESSIONS, TOKENS
 from hub.holds import HoldService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
@@ -17,9 +18,22 @@ SETTINGS = web.AppKey("settings", Settings)
 DSN = web.AppKey("dsn", str)
 DB = web.AppKey("db", asyncpg.Pool)
 SHARDS = web.AppKey("shards", ShardPool)
-TOKENS = web.AppKey("tokens", TokenIssuer)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 HOLDS = web.AppKey("holds", HoldService)
 FANOUT = web.AppKey("fanout", AvailabilityFanout)
 SOCKETS = web.AppKey("sockets", SocketGateway)
+
+__all__ = [
+    "DB",
+    "DSN",
+    "FANOUT",
+    "HOLDS",
+    "PASSWORDS",
+    "SESSIONS",
+    "SETTINGS",
+    "SHARDS",
+    "SIO",
+    "SOCKETS",
+    "TOKENS",
+]

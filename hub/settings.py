@@ -33,11 +33,27 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=512, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1, le=500)
     jwt_secret: SecretStr | None = Field(
-        default=None, description="HS256 signing key; unset = random per process (dev only)"
+        default=None, description="HS256 signing key (kid 'k1'); unset = random per process"
     )
+    jwt_keys: dict[str, SecretStr] | None = Field(
+        default=None, description='JSON {"kid": "secret", ...}; overrides jwt_secret'
+    )
+    jwt_active_kid: str | None = None
+    refresh_token_ttl_secs: int = Field(default=30 * 86_400, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_secs: int = Field(default=900, ge=1)
+    trust_forwarded_for: bool = False
+    session_check_secs: float = Field(default=5.0, gt=0)
     access_token_ttl_secs: int = Field(default=900, ge=30, le=86_400)
     socket_events_per_sec: float = Field(default=50.0, gt=0)
     socket_burst: int = Field(default=100, ge=1)
     max_socket_payload_bytes: int = Field(default=65_536, ge=1024)
     log_level: str = "INFO"
     demo: bool = False
+
+    def signing_keys(self) -> dict[str, str] | None:
+        if self.jwt_keys:
+            return {kid: key.get_secret_value() for kid, key in self.jwt_keys.items()}
+        if self.jwt_secret:
+            return {"k1": self.jwt_secret.get_secret_value()}
+        return None

@@ -1,33 +1,70 @@
 """Socket.IO contract on namespace ``/`` (documented in README.md).
 
-Handshake ``auth: {"token": "<access JWT>"}``; a bad token refuses the connection with
-``{code, message, details}`` as the connect error's data. Every client event answers an ack
+Handshake ``auth: {"token": "<access JWT>"}``; a bad, revoked or suspended-tenant token refuses
+the connection with ``{code, message, details}`` as the connect error's data. Every client
+event declares the permission it needs (:data:`EVENT_PERMISSIONS`) and answers an ack
 ``{"ok": true, "data": ...}`` or ``{"ok": false, "error": {code, message, details}}``.
+
+Live sessions are re-checked: when a token expires, its session family is revoked, or its
+tenant is suspended, the server sends ``session:ended {code, message, details}`` and
+disconnects the socket.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
 
 import socketio
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hub.auth import Principal, TokenIssuer
 from hub.errors import error_ack, ok_ack
 from hub.fanout import AvailabilityFanout
+from hub.guard import authorize
 from hub.holds import HoldService
+from hub.sessions import SessionControl
 from protocols.availability import SubscribeAvailability, UnsubscribeAvailability
-from protocols.errors import Invalid, NotFound, RateLimited, Unauthorized
+from protocols.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    SevaError,
+    TenantSuspended,
+    Unauthorized,
+)
 from protocols.holds import CreateHold, ReleaseHold
+from protocols.permissions import Perm
+from protocols.wire import WireModel
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-EventHandler = Callable[[str, Principal, Any], Awaitable[Any]]
+SESSION_ENDED = "session:ended"
+
+
+class RenewSession(WireModel):
+    """``session:renew``: swap in a fresh access token without reconnecting."""
+
+    token: str = Field(min_length=1, max_length=8192)
+
+
+EVENT_PERMISSIONS: dict[str, Perm] = {
+    "availability:subscribe": Perm.AVAILABILITY_READ,
+    "availability:unsubscribe": Perm.AVAILABILITY_READ,
+    "hold:create": Perm.BOOKINGS_CREATE,
+    "hold:release": Perm.BOOKINGS_CREATE,
+    "session:renew": Perm.AUTHENTICATED,
+}
+"""Every client → server event and the permission it needs; a test proves it is complete."""
 
 
 @dataclass
@@ -37,26 +74,32 @@ class _Bucket:
 
 
 class SocketGateway:
-    """Registers the hub's events on ``sio``; holds who is connected as whom."""
+    """Registers the hub's events on ``sio``; knows who is connected as whom."""
 
     def __init__(
         self,
         sio: socketio.AsyncServer,
         *,
         tokens: TokenIssuer,
+        sessions: SessionControl,
         holds: HoldService,
         fanout: AvailabilityFanout,
         events_per_sec: float,
         burst: int,
+        check_every_secs: float,
     ) -> None:
         self._sio = sio
         self._tokens = tokens
+        self._sessions = sessions
         self._holds = holds
         self._fanout = fanout
         self._rate = events_per_sec
         self._burst = burst
+        self._check_every = check_every_secs
         self._principals: dict[str, Principal] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._by_user: defaultdict[UUID, set[str]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> int:
@@ -65,43 +108,108 @@ class SocketGateway:
     def register(self) -> None:
         self._sio.on("connect", self._connect)
         self._sio.on("disconnect", self._disconnect)
-        self._sio.on(
-            "availability:subscribe", self._event(SubscribeAvailability, self._subscribe)
-        )
-        self._sio.on(
-            "availability:unsubscribe", self._event(UnsubscribeAvailability, self._unsubscribe)
-        )
-        self._sio.on("hold:create", self._event(CreateHold, self._create_hold))
-        self._sio.on("hold:release", self._event(ReleaseHold, self._release_hold))
+        handlers: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]]]] = {
+            "availability:subscribe": (SubscribeAvailability, self._subscribe),
+            "availability:unsubscribe": (UnsubscribeAvailability, self._unsubscribe),
+            "hold:create": (CreateHold, self._create_hold),
+            "hold:release": (ReleaseHold, self._release_hold),
+            "session:renew": (RenewSession, self._renew),
+        }
+        for event, (model, handler) in handlers.items():
+            self._sio.on(event, self._event(event, model, handler))
+        self._sessions.on_revocation(self._on_control)
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._expire(), name="socket-expiry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # -- connection lifecycle ------------------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
             token = auth.get("token") if isinstance(auth, dict) else None
             if token is None:
-                raise Unauthorized("handshake auth must be {\"token\": \"<access JWT>\"}")
+                raise Unauthorized('handshake auth must be {"token": "<access JWT>"}')
             principal = self._tokens.verify(token)
-        except Unauthorized as exc:
+            await self._sessions.check(principal)
+        except (Unauthorized, TenantSuspended) as exc:
             refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
             # The client's connect_error data: the same {code, message, details} as any error.
             refusal.error_args = exc.to_wire()
             raise refusal from exc
         self._principals[sid] = principal
+        self._by_user[principal.user_id].add(sid)
         self._buckets[sid] = _Bucket(float(self._burst), time.monotonic())
 
     async def _disconnect(self, sid: str, *_reason: Any) -> None:
-        self._principals.pop(sid, None)
+        principal = self._principals.pop(sid, None)
+        if principal is not None:
+            sids = self._by_user.get(principal.user_id)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._by_user[principal.user_id]
         self._buckets.pop(sid, None)
         self._fanout.disconnected(sid)
 
+    async def _end(self, sid: str, error: SevaError) -> None:
+        """Tell the client why, then drop it."""
+        with contextlib.suppress(Exception):
+            await self._sio.emit(SESSION_ENDED, error.to_wire(), to=sid)
+        await self._sio.disconnect(sid)
+
+    async def _on_control(self, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        doomed: list[tuple[str, SevaError]] = []
+        if kind == "session_revoked":
+            families = {UUID(f) for f in message.get("families", [])}
+            user_id = UUID(message["user_id"])
+            error: SevaError = Unauthorized(
+                "this session was revoked", {"reason": message.get("reason")}
+            )
+            for sid in list(self._by_user.get(user_id, ())):
+                principal = self._principals.get(sid)
+                if principal and (message.get("all_sockets") or principal.family_id in families):
+                    doomed.append((sid, error))
+        elif kind == "tenant_status" and message.get("status") == "suspended":
+            tenant_id = UUID(message["tenant_id"])
+            error = TenantSuspended("this tenant is suspended")
+            doomed = [(s, error) for s, p in self._principals.items() if p.tenant_id == tenant_id]
+        for sid, err in doomed:
+            await self._end(sid, err)
+
+    async def _expire(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_every)
+            now = time.time()
+            expired = [s for s, p in self._principals.items() if p.expires_at <= now]
+            for sid in expired:
+                await self._end(
+                    sid, Unauthorized("access token expired", {"reason": "token_expired"})
+                )
+
+    # -- events --------------------------------------------------------------------------------
+
     def _event(
-        self, model: type[M], handler: Callable[[str, Principal, M], Awaitable[Any]]
+        self,
+        event: str,
+        model: type[M],
+        handler: Callable[[str, Principal, M], Awaitable[Any]],
     ) -> Callable[..., Awaitable[dict[str, Any]]]:
+        perm = EVENT_PERMISSIONS[event]
+
         async def on_event(sid: str, *args: Any) -> dict[str, Any]:
             try:
                 principal = self._principals.get(sid)
                 if principal is None:
                     raise Unauthorized("not authenticated")
                 self._take_token(sid)
+                await authorize(self._sessions, principal, perm)
                 if len(args) != 1 or not isinstance(args[0], dict):
                     raise Invalid("payload must be a single JSON object")
                 request = model.model_validate(args[0])
@@ -143,3 +251,11 @@ class SocketGateway:
         self, sid: str, principal: Principal, request: ReleaseHold
     ) -> dict[str, Any]:
         return (await self._holds.release(principal, request.hold_id)).model_dump(mode="json")
+
+    async def _renew(self, sid: str, principal: Principal, request: RenewSession) -> dict[str, Any]:
+        fresh = self._tokens.verify(request.token)
+        if fresh.user_id != principal.user_id:
+            raise Forbidden("a socket cannot change its user; reconnect instead")
+        await self._sessions.check(fresh)
+        self._principals[sid] = fresh
+        return {"expires_at": fresh.expires_at}

@@ -6,6 +6,8 @@ the hub maps them to HTTP statuses and Socket.IO error acks in one place (``hub/
     SevaError                      code          HTTP
     ├── Unauthorized               unauthorized  401
     ├── Forbidden                  forbidden     403
+    │   ├── TenantSuspended        tenant_suspended  403
+    │   └── LimitExceeded          limit_exceeded    403
     ├── Invalid                    invalid       422 (400 for a body that is not JSON)
     ├── NotFound                   not_found     404
     ├── Conflict                   conflict      409
@@ -48,6 +50,14 @@ class Forbidden(SevaError):
     http_status = 403
 
 
+class TenantSuspended(Forbidden):
+    code = "tenant_suspended"
+
+
+class LimitExceeded(Forbidden):
+    code = "limit_exceeded"
+
+
 class Invalid(SevaError):
     code = "invalid"
     http_status = 422
@@ -86,6 +96,8 @@ class Internal(SevaError):
 ERROR_CODES: tuple[str, ...] = (
     "unauthorized",
     "forbidden",
+    "tenant_suspended",
+    "limit_exceeded",
     "invalid",
     "not_found",
     "sold_out",

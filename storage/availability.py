@@ -33,15 +33,22 @@ class StreamSnapshot:
 async def read_snapshot(
     conn: asyncpg.Connection, *, tenant_id: UUID, resource_id: UUID, day: date
 ) -> StreamSnapshot | None:
-    """Slots and last seq of one stream, read consistently; None if the tenant has no such
-    resource."""
+    """Slots and last seq of one stream; None if the tenant has no such resource.
+
+    Run it in a REPEATABLE READ transaction so slots and seq come from one snapshot. (Even in
+    READ COMMITTED it stays safe: seq is read before the slots, and deltas carry absolute
+    ``available`` values, so a change landing in between is at worst applied twice.)
+    """
     stream = stream_name(tenant_id, resource_id, day)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
+    async with conn.transaction(readonly=True):
         exists = await conn.fetchval(
             "SELECT 1 FROM resources WHERE tenant_id = $1 AND id = $2", tenant_id, resource_id
         )
         if exists is None:
             return None
+        seq = await conn.fetchval(
+            "SELECT coalesce(max(seq), 0) FROM availability_events WHERE stream = $1", stream
+        )
         rows = await conn.fetch(
             """
             SELECT id, starts_at, ends_at, capacity, price_paise,
@@ -52,9 +59,6 @@ async def read_snapshot(
             tenant_id,
             resource_id,
             day,
-        )
-        seq = await conn.fetchval(
-            "SELECT coalesce(max(seq), 0) FROM availability_events WHERE stream = $1", stream
         )
     slots = [
         SlotRow(
