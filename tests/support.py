@@ -167,3 +167,31 @@ async def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+async def make_user(
+    db: asyncpg.Pool,
+    *,
+    tenant_id: UUID | None,
+    role: str,
+    password_hash: str = "x",
+    email: str | None = None,
+) -> UUID:
+    async with db.acquire() as conn:
+        return await conn.fetchval(
+            "INSERT INTO users (tenant_id, email, name, role, password_hash) "
+            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            tenant_id,
+            email or f"{role}-{uuid.uuid4().hex[:10]}@example.test",
+            f"Test {role}",
+            role,
+            password_hash,
+        )
+
+
+def token_for(hub: Hub, user_id: UUID, tenant_id: UUID | None, role: str) -> str:
+    return hub.tokens.issue(user_id=user_id, tenant_id=tenant_id, role=role)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
