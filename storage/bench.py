@@ -1,4 +1,4 @@
-"""SQL of ``seva bench``: throwaway bench tenants, the row-lock baseline's hold, and the audit.
+"""SQL of ``seva bench``: a scratch database, bench tenants, the row-lock baseline's hold, audits.
 
 The baseline hold (:func:`hold_with_row_lock`) is what a plain REST backend does for one
 request: one transaction that locks the slot row (``SELECT ... FOR UPDATE``), checks capacity,
@@ -10,9 +10,11 @@ both sides with one query.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +24,7 @@ from protocols.errors import Conflict, NotFound
 BENCH_PRICE_PAISE = 10_000
 # The users table requires a hash; bench users never log in, so no real hash is stored.
 BENCH_PASSWORD_HASH = "!bench-user-no-login"
+SCRATCH_DATABASE_NAME = re.compile(r"seva_bench_[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,13 @@ async def create_bench_tenant(
     async with conn.transaction():
         tenant_id = await conn.fetchval(
             "INSERT INTO tenants (slug, name, kind, timezone, settings) "
-            "VALUES ($1, $2, 'venue', 'UTC', $3::jsonb) RETURNING id",
+            "VALUES ($1, $2, 'library', 'UTC', $3::jsonb) RETURNING id",
             f"bench-{label}-{tag}",
             f"Bench {label} {tag}",
             json.dumps({"hold_ttl_secs": hold_ttl_secs}),
         )
         resource_id = await conn.fetchval(
-            "INSERT INTO resources (tenant_id, kind, name) VALUES ($1, 'seat_block', 'Bench') "
+            "INSERT INTO resources (tenant_id, kind, name) VALUES ($1, 'seat', 'Bench seats') "
             "RETURNING id",
             tenant_id,
         )
@@ -197,16 +200,33 @@ async def audit_tenant(conn: asyncpg.Connection, *, tenant_id: UUID) -> TenantAu
     )
 
 
-async def delete_bench_tenant(conn: asyncpg.Connection, *, tenant_id: UUID) -> None:
-    """Remove a bench tenant and everything it wrote (holds, events, audit rows, users)."""
-    async with conn.transaction():
-        await conn.execute("DELETE FROM audit_log WHERE tenant_id = $1", tenant_id)
-        await conn.execute("DELETE FROM availability_events WHERE tenant_id = $1", tenant_id)
-        await conn.execute("DELETE FROM holds WHERE tenant_id = $1", tenant_id)
-        await conn.execute("DELETE FROM slots WHERE tenant_id = $1", tenant_id)
-        await conn.execute("DELETE FROM resources WHERE tenant_id = $1", tenant_id)
-        await conn.execute("DELETE FROM users WHERE tenant_id = $1", tenant_id)
-        await conn.execute("DELETE FROM tenants WHERE id = $1", tenant_id)
+def with_database(dsn: str, database: str) -> str:
+    """``dsn`` (a ``postgresql://`` URL) pointing at ``database`` on the same server.
+
+    Raises ValueError for a key=value DSN, which the bench does not rewrite.
+    """
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError("not a postgresql:// URL")
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
+
+
+async def create_scratch_database(conn: asyncpg.Connection, name: str) -> None:
+    """Create an empty database for one bench run. Raises InsufficientPrivilegeError if the
+    role may not create databases."""
+    await conn.execute(f"CREATE DATABASE {_scratch_ident(name)}")
+
+
+async def drop_scratch_database(conn: asyncpg.Connection, name: str) -> None:
+    """Drop a bench database, ending any session still connected to it."""
+    await conn.execute(f"DROP DATABASE IF EXISTS {_scratch_ident(name)} WITH (FORCE)")
+
+
+def _scratch_ident(name: str) -> str:
+    # Identifiers cannot be bound as parameters; only names we generate get into DDL.
+    if not SCRATCH_DATABASE_NAME.fullmatch(name):
+        raise ValueError(f"not a bench database name: {name!r}")
+    return f'"{name}"'
 
 
 async def server_setting(conn: asyncpg.Connection, name: str) -> str:

@@ -1,8 +1,9 @@
 """``seva bench contention``: N clients racing for M slots, the hub against a row-lock baseline.
 
 One run measures both sides, one after the other, on the same PostgreSQL server (the embedded
-default when ``DATABASE_URL`` is unset), each against a fresh tenant with the same slots and
-capacity, with ``synchronous_commit`` on (checked, not assumed):
+default when ``DATABASE_URL`` is unset) with ``synchronous_commit`` on (checked, not assumed).
+The run creates a scratch database on that server, migrates it, gives each side a fresh tenant
+with the same slots and capacity, and drops the database at the end (``--keep-data`` keeps it):
 
 1. **baseline**: :mod:`hub.bench.baseline`, a plain REST backend (one transaction per request,
    ``SELECT ... FOR UPDATE`` on the slot row), driven over HTTP keep-alive connections;
@@ -12,9 +13,8 @@ capacity, with ``synchronous_commit`` on (checked, not assumed):
 The baseline goes first, so Ray (which the hub starts) is not running while it is measured.
 Load comes from a separate process (:mod:`hub.bench.loadgen`) so that the clients do not share
 the server's event loop. Afterwards each tenant is audited in the database: slots over capacity
-(``oversold``), slots whose ``held_qty`` differs from the sum of their held holds, and successful
-acks minus hold rows (``lost_or_doubled``); then the bench tenants are deleted
-(``--keep-data`` keeps them).
+(``oversold``), slots whose ``held_qty`` differs from the sum of their held holds
+(``counter_mismatches``), and successful acks minus hold rows (``lost_or_doubled``).
 
 Output: one human-readable line per side on stdout, then, as the very last line, one JSON
 object (keys in :func:`summary`). Exit status 0; 1 if any integrity check failed; 2 if the
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -33,7 +34,6 @@ import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -47,8 +47,10 @@ from storage.bench import (
     audit_tenant,
     checkpoint,
     create_bench_tenant,
-    delete_bench_tenant,
+    create_scratch_database,
+    drop_scratch_database,
     server_setting,
+    with_database,
 )
 
 log = logging.getLogger("seva.bench")
@@ -74,7 +76,7 @@ class BenchFailed(RuntimeError):
     """The bench could not run to the end (a server did not start, the load generator died)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class BenchConfig:
     clients: int
     slots: int
@@ -89,7 +91,7 @@ class BenchConfig:
     keep_data: bool
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SideResult:
     """One side's load-generator summary plus what the database holds afterwards."""
 
@@ -175,7 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--smoke", action="store_true", help="tiny run for CI: proves it works, not how fast"
     )
     parser.add_argument(
-        "--keep-data", action="store_true", help="keep the bench tenants in the database"
+        "--keep-data", action="store_true", help="keep the run's scratch database (not dropped)"
     )
 
 
@@ -215,8 +217,8 @@ def run_from_args(settings: Settings, args: argparse.Namespace) -> int:
     config = config_from_args(settings, args)
     try:
         summary_line, healthy = asyncio.run(run(settings, config))
-    except BenchFailed as exc:
-        print(f"bench failed: {exc}", file=sys.stderr, flush=True)
+    except (BenchFailed, OSError, asyncpg.PostgresError) as exc:
+        print(f"bench failed: {exc!r}", file=sys.stderr, flush=True)
         print(json.dumps({"bench": "contention", "error": str(exc)}), flush=True)
         return 2
     print(json.dumps(summary_line), flush=True)
@@ -230,16 +232,15 @@ async def run(settings: Settings, config: BenchConfig) -> tuple[dict[str, Any], 
     """Run both sides; print one line per side; return the JSON summary and whether the
     integrity checks passed."""
     from hub.cli import database
-    from storage.migrate import apply_migrations
 
-    async with database(settings) as dsn:
+    async with database(settings) as server_dsn, _scratch_database(server_dsn, config) as dsn:
         conn = await asyncpg.connect(dsn)
         try:
-            await apply_migrations(conn)
             server = {
                 name: await server_setting(conn, name)
                 for name in ("server_version", "synchronous_commit", "fsync", "max_connections")
             }
+            server["database"] = await conn.fetchval("SELECT current_database()")
         finally:
             await conn.close()
         _check_synchronous_commit(server["synchronous_commit"])
@@ -251,12 +252,56 @@ async def run(settings: Settings, config: BenchConfig) -> tuple[dict[str, Any], 
             )
         print(_header(config, server), flush=True)
         if server["fsync"] != "on":
-            print("note: fsync is off on this server; commits cost less than in production")
+            print(
+                "note: fsync is off on this server; commits cost less than in production",
+                flush=True,
+            )
         baseline = await _run_baseline(dsn, config)
         print(_side_line(baseline, config), flush=True)
         ours = await _run_ours(settings, dsn, config)
         print(_side_line(ours, config), flush=True)
     return summary(config, server, ours=ours, baseline=baseline), ours.healthy and baseline.healthy
+
+
+@contextlib.asynccontextmanager
+async def _scratch_database(server_dsn: str, config: BenchConfig) -> AsyncIterator[str]:
+    """A fresh, migrated database on the same server for this run, dropped afterwards.
+
+    Both sides then start from the same empty tables, and the bench leaves nothing behind in
+    the database it was pointed at. If the role may not create databases (or the DSN is not a
+    URL), the run uses the given database itself and leaves its bench tenants there.
+    """
+    from storage.migrate import apply_migrations
+
+    name = f"seva_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        try:
+            dsn = with_database(server_dsn, name)
+            await create_scratch_database(admin, name)
+        except (ValueError, asyncpg.InsufficientPrivilegeError) as exc:
+            print(
+                f"note: cannot create a scratch database ({exc}); running in the given "
+                "database, whose bench tenants stay behind",
+                flush=True,
+            )
+            await apply_migrations(admin)
+            yield server_dsn
+            return
+        try:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await apply_migrations(conn)
+            finally:
+                await conn.close()
+            yield dsn
+        finally:
+            if config.keep_data:
+                print(f"kept database {name}", flush=True)
+            else:
+                await drop_scratch_database(admin, name)
+    finally:
+        await admin.close()
 
 
 def _check_synchronous_commit(value: str) -> None:
@@ -271,23 +316,25 @@ async def _run_baseline(dsn: str, config: BenchConfig) -> SideResult:
     from hub.auth import TokenIssuer
     from hub.bench.baseline import create_baseline_app
 
-    tokens = TokenIssuer(secrets.token_urlsafe(32), ttl_secs=BENCH_TOKEN_TTL_SECS)
-    async with _bench_tenant(dsn, "rest", config) as tenant:
-        app = create_baseline_app(
-            dsn=dsn,
-            pool_size=config.baseline_pool,
-            tokens=tokens,
-            hold_ttl=timedelta(seconds=BENCH_HOLD_TTL_SECS),
-        )
-        log.info("baseline: starting REST app with %d connections", config.baseline_pool)
-        async with _serving(app) as url:
-            await _assert_synchronous_commit(dsn)
-            tokens_out = [
-                tokens.issue(user_id=u, tenant_id=tenant.tenant_id, role="user")
-                for u in tenant.user_ids
-            ]
-            load = await _load(config, mode="http", url=url, tokens=tokens_out, tenant=tenant)
-        return await _audited("baseline", dsn, tenant.tenant_id, load)
+    tokens = TokenIssuer(
+        {"bench": secrets.token_urlsafe(32)}, active_kid="bench", ttl_secs=BENCH_TOKEN_TTL_SECS
+    )
+    tenant = await _bench_tenant(dsn, "rest", config)
+    app = create_baseline_app(
+        dsn=dsn,
+        pool_size=config.baseline_pool,
+        tokens=tokens,
+        hold_ttl=timedelta(seconds=BENCH_HOLD_TTL_SECS),
+    )
+    log.info("baseline: starting the REST app with %d connections", config.baseline_pool)
+    async with _serving(app) as url:
+        await _assert_synchronous_commit(dsn)
+        client_tokens = [
+            tokens.issue(user_id=u, tenant_id=tenant.tenant_id, role="user")
+            for u in tenant.user_ids
+        ]
+        load = await _load(config, mode="http", url=url, tokens=client_tokens, tenant=tenant)
+    return await _audited("baseline", dsn, tenant.tenant_id, load)
 
 
 async def _run_ours(settings: Settings, dsn: str, config: BenchConfig) -> SideResult:
@@ -306,35 +353,30 @@ async def _run_ours(settings: Settings, dsn: str, config: BenchConfig) -> SideRe
             "socket_burst": BENCH_SOCKET_BURST,
         }
     )
-    async with _bench_tenant(dsn, "hub", config) as tenant:
-        app = create_app(hub_settings, dsn=dsn)
-        log.info("ours: starting the hub with %d shard(s) (starts Ray)", config.shards)
-        async with _serving(app) as url:
-            await _assert_synchronous_commit(dsn)
-            tokens = [
-                app[keys.TOKENS].issue(user_id=u, tenant_id=tenant.tenant_id, role="user")
-                for u in tenant.user_ids
-            ]
-            load = await _load(config, mode="socketio", url=url, tokens=tokens, tenant=tenant)
-            batches = list(app[keys.SHARDS].batch_sizes)
-        result = await _audited("ours", dsn, tenant.tenant_id, load)
-    return SideResult(
-        name=result.name,
-        load=result.load,
-        hold_rows=result.hold_rows,
-        oversold=result.oversold,
-        counter_mismatches=result.counter_mismatches,
-        mean_batch=round(sum(batches) / len(batches), 1) if batches else None,
-        max_batch=max(batches) if batches else None,
+    tenant = await _bench_tenant(dsn, "hub", config)
+    app = create_app(hub_settings, dsn=dsn)
+    log.info("ours: starting the hub with %d shard(s) (starts Ray)", config.shards)
+    async with _serving(app) as url:
+        await _assert_synchronous_commit(dsn)
+        client_tokens = [
+            app[keys.TOKENS].issue(user_id=u, tenant_id=tenant.tenant_id, role="user")
+            for u in tenant.user_ids
+        ]
+        load = await _load(config, mode="socketio", url=url, tokens=client_tokens, tenant=tenant)
+        batches = list(app[keys.SHARDS].batch_sizes)
+    result = await _audited("ours", dsn, tenant.tenant_id, load)
+    if not batches:
+        return result
+    return dataclasses.replace(
+        result, mean_batch=round(sum(batches) / len(batches), 1), max_batch=max(batches)
     )
 
 
-@contextlib.asynccontextmanager
-async def _bench_tenant(dsn: str, label: str, config: BenchConfig) -> AsyncIterator[BenchTenant]:
-    """A fresh bench tenant for one side, deleted afterwards unless ``--keep-data``."""
+async def _bench_tenant(dsn: str, label: str, config: BenchConfig) -> BenchTenant:
+    """A fresh tenant for one side: ``config.slots`` slots, one user per client."""
     conn = await asyncpg.connect(dsn)
     try:
-        tenant = await create_bench_tenant(
+        return await create_bench_tenant(
             conn,
             label=label,
             slots=config.slots,
@@ -344,15 +386,6 @@ async def _bench_tenant(dsn: str, label: str, config: BenchConfig) -> AsyncItera
         )
     finally:
         await conn.close()
-    try:
-        yield tenant
-    finally:
-        if not config.keep_data:
-            conn = await asyncpg.connect(dsn)
-            try:
-                await delete_bench_tenant(conn, tenant_id=tenant.tenant_id)
-            finally:
-                await conn.close()
 
 
 @contextlib.asynccontextmanager
@@ -441,8 +474,8 @@ def _header(config: BenchConfig, server: dict[str, str]) -> str:
     return (
         f"seva bench contention{mode}: {config.clients} clients x {config.requests} holds "
         f"racing for {config.slots} slots of {config.capacity} places; "
-        f"PostgreSQL {server['server_version']}, synchronous_commit={server['synchronous_commit']}"
-        f", fsync={server['fsync']}"
+        f"PostgreSQL {server['server_version']} (database {server['database']}), "
+        f"synchronous_commit={server['synchronous_commit']}, fsync={server['fsync']}"
     )
 
 
@@ -461,6 +494,10 @@ def _side_line(side: SideResult, config: BenchConfig) -> str:
     )
     if side.mean_batch is not None:
         line += f"  mean batch {side.mean_batch} (max {side.max_batch})"
+    line += (
+        f"  [{load['connected']}/{load['clients']} clients connected in {load['connect_s']:.1f} s"
+        f", timed phase {load['elapsed_s']:.1f} s]"
+    )
     return line
 
 
