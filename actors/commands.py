@@ -1,12 +1,14 @@
 """Commands the hub sends to a tenant's logical actor (picklable, crossing into Ray).
 
 Every command is safe to send twice: creating a hold carries an idempotency key; releasing or
-confirming a hold that is already released/confirmed answers the hold as it is.
+confirming a hold that is already released/confirmed answers the hold as it is; setting a
+slot's capacity to what it already is changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 
@@ -17,6 +19,7 @@ class CreateHoldCommand:
     slot_id: UUID
     qty: int
     idempotency_key: str
+    extras: dict[str, Any] | None = None  # booking extras, already checked by the hub
 
 
 @dataclass(frozen=True)
@@ -33,4 +36,22 @@ class ConfirmHoldCommand:
     hold_id: UUID
 
 
-InventoryCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand
+@dataclass(frozen=True)
+class SetSlotCapacityCommand:
+    """Answered with :class:`SlotCapacitySet`; refused (Conflict) below held + confirmed."""
+
+    tenant_id: UUID
+    slot_id: UUID
+    capacity: int
+
+
+@dataclass(frozen=True)
+class SlotCapacitySet:
+    slot_id: UUID
+    capacity_before: int
+    capacity: int
+    available: int
+
+
+HoldCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand
+InventoryCommand = HoldCommand | SetSlotCapacityCommand

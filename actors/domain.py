@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from actors.commands import SlotCapacitySet
 from protocols.errors import Conflict, Forbidden, NotFound, SoldOut
 from protocols.holds import HoldStatus
 from storage.records import (
@@ -73,14 +75,16 @@ class TenantInventory:
         new_id: UUID,
         now: datetime,
         effects: Effects,
+        extras: dict[str, Any] | None = None,
     ) -> HoldState:
         """Hold ``qty`` places, or return ``existing`` (the hold made earlier with this key).
 
-        Raises Conflict if the key was used for a different slot or quantity, NotFound for an
-        unknown slot, Conflict if the slot has started, SoldOut if fewer than ``qty`` are left.
+        Raises Conflict if the key was used for a different slot, quantity or extras, NotFound
+        for an unknown slot, Conflict if the slot has started, SoldOut if fewer than ``qty`` are
+        left.
         """
         if existing is not None:
-            if existing.slot_id != slot_id or existing.qty != qty:
+            if existing.slot_id != slot_id or existing.qty != qty or existing.extras != extras:
                 raise Conflict(
                     "idempotency key was already used for a different hold",
                     {"reason": "exists_with_different_fields", "hold_id": str(existing.hold_id)},
@@ -106,6 +110,7 @@ class TenantInventory:
             expires_at=now + self.hold_ttl,
             created_at=now,
             updated_at=now,
+            extras=extras,
         )
         slot.held_qty += qty
         self.active_holds[hold.hold_id] = hold
@@ -155,6 +160,27 @@ class TenantInventory:
         effects.slots[slot.slot_id] = slot
         effects.audits.append(self._audit(None, "hold.confirmed", confirmed))
         return confirmed
+
+    def set_capacity(
+        self, *, slot_id: UUID, capacity: int, now: datetime, effects: Effects
+    ) -> SlotCapacitySet:
+        """Change how many places the slot has. Holds that are due expire first; a capacity
+        below the places still held plus confirmed is refused (Conflict, details ``held`` and
+        ``confirmed``). A change of ``available`` is published like any other."""
+        slot = self._slot(slot_id)
+        self.expire_due(now, effects, slot_id=slot_id)
+        if capacity < slot.held_qty + slot.confirmed_qty:
+            raise Conflict(
+                "capacity would be below the places already held and booked",
+                {"held": slot.held_qty, "confirmed": slot.confirmed_qty},
+            )
+        before = slot.capacity
+        if capacity != before:
+            slot.capacity = capacity
+            self._changed(slot, effects)
+        return SlotCapacitySet(
+            slot_id=slot_id, capacity_before=before, capacity=capacity, available=slot.available
+        )
 
     def expire_due(self, now: datetime, effects: Effects, *, slot_id: UUID | None = None) -> int:
         """Expire every live hold whose TTL has passed (only of ``slot_id`` if given)."""

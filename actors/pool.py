@@ -16,14 +16,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, overload
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from actors.commands import InventoryCommand
+from actors.commands import HoldCommand, InventoryCommand, SetSlotCapacityCommand, SlotCapacitySet
 from actors.placement import shard_for
-from actors.shard import InventoryShard
+from actors.shard import InventoryShard, Result
 from protocols.errors import Internal, SevaError, Unavailable
 from storage.records import HoldState
 
@@ -58,7 +58,7 @@ class ShardPool:
         self._retry_window = retry_window_secs
         self._db_pool_size = db_pool_size
         self._handles: list[Any] = []
-        self._queues: list[asyncio.Queue[tuple[InventoryCommand, asyncio.Future[HoldState]]]] = []
+        self._queues: list[asyncio.Queue[tuple[InventoryCommand, asyncio.Future[Any]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.batch_sizes: list[int] = []  # recent batch sizes, for benchmarks and metrics
 
@@ -117,10 +117,16 @@ class ShardPool:
         self._handles.clear()
         self._queues.clear()
 
-    async def execute(self, command: InventoryCommand) -> HoldState:
+    @overload
+    async def execute(self, command: HoldCommand) -> HoldState: ...
+
+    @overload
+    async def execute(self, command: SetSlotCapacityCommand) -> SlotCapacitySet: ...
+
+    async def execute(self, command: InventoryCommand) -> HoldState | SlotCapacitySet:
         """Run one command on its tenant's logical actor; raises the SevaError it got."""
         index = shard_for(command.tenant_id, self.shard_count)
-        fut: asyncio.Future[HoldState] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queues[index].put_nowait((command, fut))
         return await fut
 
@@ -161,9 +167,7 @@ class ShardPool:
                 else:
                     fut.set_result(result)
 
-    async def _apply_with_retry(
-        self, index: int, commands: list[InventoryCommand]
-    ) -> list[HoldState | SevaError]:
+    async def _apply_with_retry(self, index: int, commands: list[InventoryCommand]) -> list[Result]:
         deadline = time.monotonic() + self._retry_window
         delay = 0.05
         while True:

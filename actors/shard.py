@@ -34,6 +34,8 @@ from actors.commands import (
     CreateHoldCommand,
     InventoryCommand,
     ReleaseHoldCommand,
+    SetSlotCapacityCommand,
+    SlotCapacitySet,
 )
 from actors.domain import Effects, TenantInventory
 from actors.placement import shard_for
@@ -43,7 +45,7 @@ from storage.records import HoldState
 
 log = logging.getLogger(__name__)
 
-Result = HoldState | SevaError
+Result = HoldState | SlotCapacitySet | SevaError
 EXPIRY_POLL_MAX_SECS = 1.0
 # Errors after which the database may be fine again soon: the caller may retry.
 _TRANSIENT_DB_ERRORS = (
@@ -195,9 +197,12 @@ class InventoryShard:
                 ]
                 found = await db.load_holds(conn, tenant_id=tenant_id, hold_ids=hold_ids)
                 holds_by_id.update({h.hold_id: h for h in found})
-                await self._ensure_slots(
-                    conn, inv, {c.slot_id for c in creates} | {h.slot_id for h in found}
-                )
+                slot_ids = {
+                    c.slot_id
+                    for c in cmds
+                    if isinstance(c, CreateHoldCommand | SetSlotCapacityCommand)
+                }
+                await self._ensure_slots(conn, inv, slot_ids | {h.slot_id for h in found})
                 if creates:
                     keys = [(c.user_id, c.idempotency_key) for c in creates]
                     prior = await db.find_holds_by_key(conn, tenant_id=tenant_id, keys=keys)
@@ -231,7 +236,11 @@ class InventoryShard:
         effects: Effects,
         existing_by_key: dict[tuple[UUID, UUID, str], HoldState],
         holds_by_id: dict[UUID, HoldState],
-    ) -> HoldState:
+    ) -> HoldState | SlotCapacitySet:
+        if isinstance(cmd, SetSlotCapacityCommand):
+            return inv.set_capacity(
+                slot_id=cmd.slot_id, capacity=cmd.capacity, now=now, effects=effects
+            )
         if isinstance(cmd, CreateHoldCommand):
             key = (cmd.tenant_id, cmd.user_id, cmd.idempotency_key)
             hold = inv.create_hold(
@@ -243,6 +252,7 @@ class InventoryShard:
                 new_id=uuid.uuid4(),
                 now=now,
                 effects=effects,
+                extras=cmd.extras,
             )
             existing_by_key[key] = hold
             holds_by_id[hold.hold_id] = hold

@@ -16,7 +16,7 @@ import socketio
 from aiohttp import web
 
 from actors.pool import ShardPool
-from hub import keys, rest, rest_admin, rest_auth
+from hub import keys, rest, rest_admin, rest_auth, rest_catalog
 from hub.auth import Passwords, TokenIssuer
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, dsn: str) -> web.Application:
     )
     sio.attach(app)
     app[keys.SIO] = sio
-    for table in (rest.routes, rest_auth.routes, rest_admin.routes):
+    for table in (rest.routes, rest_auth.routes, rest_admin.routes, rest_catalog.routes):
         app.add_routes(table)
     app.cleanup_ctx.append(_services)
     return app

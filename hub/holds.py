@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -14,9 +15,11 @@ import asyncpg
 from actors.commands import CreateHoldCommand, ReleaseHoldCommand
 from actors.pool import ShardPool
 from hub.auth import Principal
+from protocols.catalog import BookingExtras, BookingFields, check_extras
 from protocols.errors import NotFound
 from protocols.holds import CreateHold, HoldView
 from storage import availability as reads
+from storage import catalog
 from storage.records import HoldState
 from storage.tenancy import tenant_scope
 
@@ -35,6 +38,9 @@ class HoldService:
         if tenant_id is None or not principal.may_act_in(tenant_id):
             # Another tenant's slot is reported as missing: its existence is not ours to reveal.
             raise NotFound("no such slot", {"slot_id": str(request.slot_id)})
+        extras = None
+        if request.extras is not None:
+            extras = await self._checked_extras(tenant_id, request.slot_id, request.extras)
         hold = await self._shards.execute(
             CreateHoldCommand(
                 tenant_id=tenant_id,
@@ -42,9 +48,23 @@ class HoldService:
                 slot_id=request.slot_id,
                 qty=request.qty,
                 idempotency_key=request.idempotency_key,
+                extras=extras,
             )
         )
         return _view(hold)
+
+    async def _checked_extras(
+        self, tenant_id: UUID, slot_id: UUID, extras: BookingExtras
+    ) -> dict[str, Any] | None:
+        """Raises Invalid if the slot's resource does not take these extras."""
+        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+            rules = await catalog.booking_rules_of_slot(conn, tenant_id=tenant_id, slot_id=slot_id)
+        if rules is None:
+            raise NotFound("no such slot", {"slot_id": str(slot_id)})
+        kind, fields = rules
+        return check_extras(
+            kind, BookingFields.model_validate(fields) if fields is not None else None, extras
+        )
 
     async def release(self, principal: Principal, hold_id: UUID) -> HoldView:
         async with self._reader(principal) as conn:

@@ -83,7 +83,9 @@ async def create_hold(request: web.Request) -> web.Response:
     if key is None:
         raise Invalid("an idempotency key is required (Idempotency-Key header or body)")
     try:
-        command = CreateHold(slot_id=body.slot_id, qty=body.qty, idempotency_key=key)
+        command = CreateHold(
+            slot_id=body.slot_id, qty=body.qty, idempotency_key=key, extras=body.extras
+        )
     except ValidationError as exc:
         raise Invalid("Idempotency-Key is not valid", validation_details(exc)) from exc
     hold = await request.app[keys.HOLDS].create(principal_of(request), command)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, StrictInt
 
+from protocols.catalog import BookingExtras
 from protocols.wire import IdempotencyKey, WireModel
 
 MAX_QTY_PER_HOLD = 100
@@ -22,11 +23,13 @@ class HoldStatus(StrEnum):
 
 class CreateHold(WireModel):
     """``hold:create`` and ``POST /api/v1/holds``. Retrying with the same key returns the same
-    hold; the same key with a different slot or qty is a ``conflict``."""
+    hold; the same key with a different slot, qty or extras is a ``conflict``. ``extras``
+    (participants, special requests) only for puja and chadhava."""
 
     slot_id: UUID
     qty: StrictInt = Field(ge=1, le=MAX_QTY_PER_HOLD)
     idempotency_key: IdempotencyKey
+    extras: BookingExtras | None = None
 
 
 class CreateHoldBody(WireModel):
@@ -35,6 +38,7 @@ class CreateHoldBody(WireModel):
     slot_id: UUID
     qty: StrictInt = Field(ge=1, le=MAX_QTY_PER_HOLD)
     idempotency_key: IdempotencyKey | None = None
+    extras: BookingExtras | None = None
 
 
 class ReleaseHold(WireModel):

@@ -56,7 +56,7 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
         "saraswati-library",
         "Saraswati Study Library",
         "library",
-        (DemoResource("seat_block", "Silent Hall seats", 40, 4_000, time(8), time(20), 60, 60),),
+        (DemoResource("seat", "Silent Hall seats", 40, 4_000, time(8), time(20), 60, 60),),
     ),
     DemoTenant(
         "smash-padel",

@@ -69,7 +69,7 @@ async def load_slots(
 
 _HOLD_COLUMNS = (
     "id, tenant_id, slot_id, user_id, qty, status, idempotency_key, expires_at, created_at, "
-    "updated_at"
+    "updated_at, extras"
 )
 
 
@@ -85,6 +85,7 @@ def _hold(row: asyncpg.Record) -> HoldState:
         expires_at=row["expires_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        extras=json.loads(row["extras"]) if isinstance(row["extras"], str) else row["extras"],
     )
 
 
@@ -163,20 +164,27 @@ async def commit_changes(
     NOTIFY, which PostgreSQL delivers only after commit and in commit order.
     """
     if new_holds:
-        await conn.execute(
-            """
-            INSERT INTO holds (id, tenant_id, slot_id, user_id, qty, status, idempotency_key,
-                               expires_at, created_at, updated_at)
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[],
-                                 $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
-                                 $10::timestamptz[])
-            """,
-            *_columns(
-                new_holds,
-                "hold_id tenant_id slot_id user_id qty status idempotency_key expires_at "
-                "created_at updated_at",
-            ),
-        )
+        try:
+            await conn.execute(
+                """
+                INSERT INTO holds (id, tenant_id, slot_id, user_id, qty, status, idempotency_key,
+                                   expires_at, created_at, updated_at, extras)
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[],
+                                     $6::text[], $7::text[], $8::timestamptz[],
+                                     $9::timestamptz[], $10::timestamptz[], $11::jsonb[])
+                """,
+                *_columns(
+                    new_holds,
+                    "hold_id tenant_id slot_id user_id qty status idempotency_key expires_at "
+                    "created_at updated_at",
+                ),
+                [None if h.extras is None else json.dumps(h.extras) for h in new_holds],
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            if "slot_id" not in (exc.constraint_name or ""):
+                raise
+            # The slot was deleted (an admin removed its resource) after the actor loaded it.
+            raise StaleState("a slot no longer exists") from exc
     if changed_holds:
         await conn.execute(
             """
@@ -192,14 +200,14 @@ async def commit_changes(
             WITH u AS (
                 UPDATE slots AS s
                 SET held_qty = u.held_qty, confirmed_qty = u.confirmed_qty,
-                    version = s.version + 1
-                FROM unnest($1::uuid[], $2::int[], $3::int[], $4::bigint[])
-                     AS u(id, held_qty, confirmed_qty, version)
+                    capacity = u.capacity, version = s.version + 1
+                FROM unnest($1::uuid[], $2::int[], $3::int[], $4::bigint[], $5::int[])
+                     AS u(id, held_qty, confirmed_qty, version, capacity)
                 WHERE s.id = u.id AND s.version = u.version
                 RETURNING 1
             ) SELECT count(*) FROM u
             """,
-            *_columns(slots, "slot_id held_qty confirmed_qty version"),
+            *_columns(slots, "slot_id held_qty confirmed_qty version capacity"),
         )
         if updated != len(slots):
             raise StaleState(f"{len(slots) - updated} slot(s) changed under this actor")

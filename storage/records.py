@@ -41,6 +41,8 @@ class HoldState:
     expires_at: datetime
     created_at: datetime
     updated_at: datetime
+    # Booking extras (participants, special requests) as checked by the hub; None if none.
+    extras: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

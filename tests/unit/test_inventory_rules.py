@@ -167,3 +167,71 @@ def test_placement_is_stable_and_spreads_tenants():
     assert shard_for(uuid.UUID("00000000-0000-0000-0000-000000000001"), 4) == shard_for(
         uuid.UUID("00000000-0000-0000-0000-000000000001"), 4
     )
+
+
+def test_capacity_cannot_go_below_held_plus_confirmed_and_nothing_changes():
+    inv, slot = _inventory(capacity=5)
+    effects = Effects()
+    hold = _hold(inv, slot, effects, qty=2)
+    inv.confirm_hold(_hold(inv, slot, effects, qty=1), now=NOW, effects=effects)
+    events_before = len(effects.events)
+    with pytest.raises(Conflict) as err:
+        inv.set_capacity(slot_id=slot.slot_id, capacity=2, now=NOW, effects=effects)
+    assert err.value.details == {"held": 2, "confirmed": 1}
+    assert slot.capacity == 5
+    assert len(effects.events) == events_before
+    assert hold.hold_id in inv.active_holds
+
+
+def test_capacity_change_publishes_the_new_available_and_the_same_value_changes_nothing():
+    inv, slot = _inventory(capacity=5)
+    effects = Effects()
+    _hold(inv, slot, effects, qty=2)
+    changed = inv.set_capacity(slot_id=slot.slot_id, capacity=3, now=NOW, effects=effects)
+    assert (changed.capacity_before, changed.capacity, changed.available) == (5, 3, 1)
+    assert (effects.events[-1].seq, effects.events[-1].available) == (43, 1)
+    assert effects.slots[slot.slot_id].capacity == 3
+    again = Effects()
+    same = inv.set_capacity(slot_id=slot.slot_id, capacity=3, now=NOW, effects=again)
+    assert (same.capacity_before, same.capacity) == (3, 3)
+    assert not again and again.events == []
+
+
+def test_capacity_change_expires_due_holds_first():
+    inv, slot = _inventory(capacity=2)
+    effects = Effects()
+    _hold(inv, slot, effects, qty=2)
+    later = NOW + timedelta(minutes=10)
+    changed = inv.set_capacity(slot_id=slot.slot_id, capacity=0, now=later, effects=effects)
+    assert changed.available == 0 and slot.held_qty == 0
+    with pytest.raises(NotFound):
+        inv.set_capacity(slot_id=uuid.uuid4(), capacity=1, now=NOW, effects=effects)
+
+
+def test_same_key_with_the_same_extras_returns_the_hold_and_other_extras_conflict():
+    inv, slot = _inventory()
+    effects = Effects()
+    extras = {"participants": [{"name": "Asha"}], "special_requests": None}
+    user = uuid.uuid4()
+
+    def create(existing, extras):
+        return inv.create_hold(
+            slot_id=slot.slot_id,
+            user_id=user,
+            qty=1,
+            idempotency_key="k",
+            existing=existing,
+            new_id=uuid.uuid4(),
+            now=NOW,
+            effects=effects,
+            extras=extras,
+        )
+
+    first = create(None, extras)
+    assert first.extras == extras
+    assert create(first, dict(extras)) is first
+    for other in (None, {"participants": [], "special_requests": "x"}):
+        with pytest.raises(Conflict) as err:
+            create(first, other)
+        assert err.value.details["reason"] == "exists_with_different_fields"
+    assert slot.held_qty == 1
