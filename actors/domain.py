@@ -60,6 +60,8 @@ class TenantInventory:
     hold_ttl: timedelta = timedelta(seconds=DEFAULT_HOLD_TTL_SECS)
     slots: dict[UUID, SlotState] = field(default_factory=dict)
     active_holds: dict[UUID, HoldState] = field(default_factory=dict)
+    # The same live holds by slot, so a hot slot never scans the whole tenant.
+    holds_by_slot: dict[UUID, dict[UUID, HoldState]] = field(default_factory=dict)
     stream_seq: dict[str, int] = field(default_factory=dict)
 
     # -- rules ---------------------------------------------------------------------------------
@@ -93,7 +95,9 @@ class TenantInventory:
         slot = self._slot(slot_id)
         if slot.starts_at <= now:
             raise Conflict("slot has already started", {"slot_id": str(slot_id)})
-        self.expire_due(now, effects, slot_id=slot_id)
+        if slot.available < qty:
+            # Places whose hold is due count as free (the timer may not have run yet).
+            self.expire_due(now, effects, slot_id=slot_id)
         if slot.available < qty:
             raise SoldOut(
                 "not enough places left in this slot",
@@ -113,7 +117,7 @@ class TenantInventory:
             extras=extras,
         )
         slot.held_qty += qty
-        self.active_holds[hold.hold_id] = hold
+        self.track(hold)
         effects.record_hold(hold, is_new=True)
         self._changed(slot, effects)
         effects.audits.append(self._audit(user_id, "hold.created", hold))
@@ -154,7 +158,7 @@ class TenantInventory:
         slot.held_qty -= hold.qty
         slot.confirmed_qty += hold.qty
         confirmed = replace(hold, status=HoldStatus.CONFIRMED, updated_at=now)
-        del self.active_holds[hold.hold_id]
+        self._untrack(hold)
         effects.record_hold(confirmed, is_new=False)
         # available is unchanged, so no availability event; the row still changes.
         effects.slots[slot.slot_id] = slot
@@ -184,14 +188,24 @@ class TenantInventory:
 
     def expire_due(self, now: datetime, effects: Effects, *, slot_id: UUID | None = None) -> int:
         """Expire every live hold whose TTL has passed (only of ``slot_id`` if given)."""
-        due = [
-            h
-            for h in self.active_holds.values()
-            if h.expires_at <= now and (slot_id is None or h.slot_id == slot_id)
-        ]
+        pool = self.active_holds if slot_id is None else self.holds_by_slot.get(slot_id, {})
+        due = [h for h in pool.values() if h.expires_at <= now]
         for hold in sorted(due, key=lambda h: (h.expires_at, h.hold_id)):
             self._finish(hold, HoldStatus.EXPIRED, None, now, effects)
         return len(due)
+
+    def track(self, hold: HoldState) -> None:
+        """Count a live hold in (also used when loading state from the database)."""
+        self.active_holds[hold.hold_id] = hold
+        self.holds_by_slot.setdefault(hold.slot_id, {})[hold.hold_id] = hold
+
+    def _untrack(self, hold: HoldState) -> None:
+        self.active_holds.pop(hold.hold_id, None)
+        of_slot = self.holds_by_slot.get(hold.slot_id)
+        if of_slot is not None:
+            of_slot.pop(hold.hold_id, None)
+            if not of_slot:
+                del self.holds_by_slot[hold.slot_id]
 
     def next_expiry(self) -> datetime | None:
         return min((h.expires_at for h in self.active_holds.values()), default=None)
@@ -215,7 +229,7 @@ class TenantInventory:
         slot = self._slot(hold.slot_id)
         slot.held_qty -= hold.qty
         finished = replace(hold, status=status, updated_at=now)
-        self.active_holds.pop(hold.hold_id, None)
+        self._untrack(hold)
         effects.record_hold(finished, is_new=False)
         self._changed(slot, effects)
         effects.audits.append(self._audit(by_user, f"hold.{status}", finished))

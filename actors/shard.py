@@ -303,7 +303,7 @@ class InventoryShard:
         for slot in slots:
             inv.slots[slot.slot_id] = slot
         for hold in holds:
-            inv.active_holds[hold.hold_id] = hold
+            inv.track(hold)
 
     def _forget(self, tenant_ids: set[UUID]) -> None:
         for tenant_id in tenant_ids:
