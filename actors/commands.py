@@ -46,6 +46,19 @@ class SetSlotCapacityCommand:
 
 
 @dataclass(frozen=True)
+class RefreshTenantCommand:
+    """Reload the tenant (plan limits, hold TTL, archived resources) from the database after
+    an administrator changed it. Answered with :class:`TenantRefreshed`."""
+
+    tenant_id: UUID
+
+
+@dataclass(frozen=True)
+class TenantRefreshed:
+    tenant_id: UUID
+
+
+@dataclass(frozen=True)
 class SlotCapacitySet:
     slot_id: UUID
     capacity_before: int
@@ -54,4 +67,4 @@ class SlotCapacitySet:
 
 
 HoldCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand
-InventoryCommand = HoldCommand | SetSlotCapacityCommand
+InventoryCommand = HoldCommand | SetSlotCapacityCommand | RefreshTenantCommand

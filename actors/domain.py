@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from actors.commands import SlotCapacitySet
-from protocols.errors import Conflict, Forbidden, NotFound, SoldOut
+from protocols.errors import Conflict, Forbidden, LimitExceeded, NotFound, SoldOut
 from protocols.holds import HoldStatus
 from storage.records import (
     DEFAULT_HOLD_TTL_SECS,
@@ -29,6 +30,7 @@ from storage.records import (
     AvailabilityEvent,
     HoldState,
     SlotState,
+    TenantPolicy,
 )
 
 
@@ -63,6 +65,22 @@ class TenantInventory:
     # The same live holds by slot, so a hot slot never scans the whole tenant.
     holds_by_slot: dict[UUID, dict[UUID, HoldState]] = field(default_factory=dict)
     stream_seq: dict[str, int] = field(default_factory=dict)
+    timezone: str = "Asia/Kolkata"
+    max_monthly_bookings: int | None = None
+    month: tuple[int, int] | None = None  # the (year, month) that month_bookings counts
+    month_bookings: int = 0
+
+    @classmethod
+    def from_policy(cls, tenant_id: UUID, policy: TenantPolicy, now: datetime) -> TenantInventory:
+        inv = cls(
+            tenant_id=tenant_id,
+            hold_ttl=timedelta(seconds=policy.hold_ttl_secs),
+            timezone=policy.timezone,
+            max_monthly_bookings=policy.max_monthly_bookings,
+        )
+        inv.month = inv._month_of(now)
+        inv.month_bookings = policy.bookings_this_month
+        return inv
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -93,8 +111,21 @@ class TenantInventory:
                 )
             return existing
         slot = self._slot(slot_id)
+        if not slot.bookable:
+            raise Conflict(
+                "this resource is archived", {"slot_id": str(slot_id), "reason": "archived"}
+            )
         if slot.starts_at <= now:
             raise Conflict("slot has already started", {"slot_id": str(slot_id)})
+        self._roll_month(now)
+        if (
+            self.max_monthly_bookings is not None
+            and self.month_bookings >= self.max_monthly_bookings
+        ):
+            raise LimitExceeded(
+                "the plan's monthly booking limit is reached",
+                {"max_monthly_bookings": self.max_monthly_bookings},
+            )
         if slot.available < qty:
             # Places whose hold is due count as free (the timer may not have run yet).
             self.expire_due(now, effects, slot_id=slot_id)
@@ -117,6 +148,7 @@ class TenantInventory:
             extras=extras,
         )
         slot.held_qty += qty
+        self.month_bookings += 1
         self.track(hold)
         effects.record_hold(hold, is_new=True)
         self._changed(slot, effects)
@@ -228,12 +260,24 @@ class TenantInventory:
     ) -> HoldState:
         slot = self._slot(hold.slot_id)
         slot.held_qty -= hold.qty
+        self._roll_month(now)
+        if self._month_of(hold.created_at) == self.month:
+            self.month_bookings -= 1  # a released or expired hold is no booking
         finished = replace(hold, status=status, updated_at=now)
         self._untrack(hold)
         effects.record_hold(finished, is_new=False)
         self._changed(slot, effects)
         effects.audits.append(self._audit(by_user, f"hold.{status}", finished))
         return finished
+
+    def _month_of(self, at: datetime) -> tuple[int, int]:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        return (local.year, local.month)
+
+    def _roll_month(self, now: datetime) -> None:
+        month = self._month_of(now)
+        if month != self.month:
+            self.month, self.month_bookings = month, 0
 
     def _changed(self, slot: SlotState, effects: Effects) -> None:
         seq = self.stream_seq.get(slot.stream, 0) + 1

@@ -21,7 +21,14 @@ from typing import Any, overload
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from actors.commands import HoldCommand, InventoryCommand, SetSlotCapacityCommand, SlotCapacitySet
+from actors.commands import (
+    HoldCommand,
+    InventoryCommand,
+    RefreshTenantCommand,
+    SetSlotCapacityCommand,
+    SlotCapacitySet,
+    TenantRefreshed,
+)
 from actors.placement import shard_for
 from actors.shard import InventoryShard, Result
 from protocols.errors import Internal, SevaError, Unavailable
@@ -123,7 +130,12 @@ class ShardPool:
     @overload
     async def execute(self, command: SetSlotCapacityCommand) -> SlotCapacitySet: ...
 
-    async def execute(self, command: InventoryCommand) -> HoldState | SlotCapacitySet:
+    @overload
+    async def execute(self, command: RefreshTenantCommand) -> TenantRefreshed: ...
+
+    async def execute(
+        self, command: InventoryCommand
+    ) -> HoldState | SlotCapacitySet | TenantRefreshed:
         """Run one command on its tenant's logical actor; raises the SevaError it got."""
         index = shard_for(command.tenant_id, self.shard_count)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -33,9 +33,11 @@ from actors.commands import (
     ConfirmHoldCommand,
     CreateHoldCommand,
     InventoryCommand,
+    RefreshTenantCommand,
     ReleaseHoldCommand,
     SetSlotCapacityCommand,
     SlotCapacitySet,
+    TenantRefreshed,
 )
 from actors.domain import Effects, TenantInventory
 from actors.placement import shard_for
@@ -45,7 +47,7 @@ from storage.records import HoldState
 
 log = logging.getLogger(__name__)
 
-Result = HoldState | SlotCapacitySet | SevaError
+Result = HoldState | SlotCapacitySet | TenantRefreshed | SevaError
 EXPIRY_POLL_MAX_SECS = 1.0
 # Errors after which the database may be fine again soon: the caller may retry.
 _TRANSIENT_DB_ERRORS = (
@@ -143,11 +145,13 @@ class InventoryShard:
         assert self._pool is not None
         async with self._pool.acquire() as conn:
             for tenant_id in await db.tenants_with_live_holds(conn):
-                if shard_for(tenant_id, self._count) != self._index:
-                    continue
-                inv = await self._tenant(conn, tenant_id)
-                slot_ids = await db.slot_ids_with_live_holds(conn, tenant_id=tenant_id)
-                await self._ensure_slots(conn, inv, slot_ids)
+                if shard_for(tenant_id, self._count) == self._index:
+                    await self._reload_live(conn, tenant_id)
+
+    async def _reload_live(self, conn: asyncpg.Connection, tenant_id: UUID) -> None:
+        inv = await self._tenant(conn, tenant_id)
+        slot_ids = await db.slot_ids_with_live_holds(conn, tenant_id=tenant_id)
+        await self._ensure_slots(conn, inv, slot_ids)
 
     # -- batches -------------------------------------------------------------------------------
 
@@ -181,6 +185,12 @@ class InventoryShard:
             for i, cmd in enumerate(commands):
                 by_tenant[cmd.tenant_id].append(i)
             for tenant_id, indexes in by_tenant.items():
+                if any(isinstance(commands[i], RefreshTenantCommand) for i in indexes):
+                    # Everything is committed, so the database has the whole truth: drop the
+                    # cached tenant and rebuild it, live holds included (for the timer).
+                    self._forget({tenant_id})
+                    with contextlib.suppress(NotFound):
+                        await self._reload_live(conn, tenant_id)
                 try:
                     inv = await self._tenant(conn, tenant_id)
                 except NotFound as exc:
@@ -236,7 +246,9 @@ class InventoryShard:
         effects: Effects,
         existing_by_key: dict[tuple[UUID, UUID, str], HoldState],
         holds_by_id: dict[UUID, HoldState],
-    ) -> HoldState | SlotCapacitySet:
+    ) -> HoldState | SlotCapacitySet | TenantRefreshed:
+        if isinstance(cmd, RefreshTenantCommand):
+            return TenantRefreshed(tenant_id=cmd.tenant_id)
         if isinstance(cmd, SetSlotCapacityCommand):
             return inv.set_capacity(
                 slot_id=cmd.slot_id, capacity=cmd.capacity, now=now, effects=effects
@@ -278,10 +290,10 @@ class InventoryShard:
     async def _tenant(self, conn: asyncpg.Connection, tenant_id: UUID) -> TenantInventory:
         inv = self._tenants.get(tenant_id)
         if inv is None:
-            ttl = await db.load_tenant_settings(conn, tenant_id=tenant_id)
-            if ttl is None:
+            policy = await db.load_tenant_policy(conn, tenant_id=tenant_id)
+            if policy is None:
                 raise NotFound("no such tenant", {"tenant_id": str(tenant_id)})
-            inv = TenantInventory(tenant_id=tenant_id, hold_ttl=ttl)
+            inv = TenantInventory.from_policy(tenant_id, policy, datetime.now(UTC))
             self._tenants[tenant_id] = inv
             self._last_used[tenant_id] = time.monotonic()
         return inv

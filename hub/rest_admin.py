@@ -8,6 +8,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from actors.commands import RefreshTenantCommand
 from hub import keys
 from hub.auth import Principal
 from hub.guard import principal_of, requires
@@ -170,6 +171,8 @@ async def update_plan(request: web.Request) -> web.Response:
             before={"plan": before["plan"]},
             after={"plan": plan},
         )
+    # The tenant's logical actor enforces max_monthly_bookings: have it re-read the plan.
+    await request.app[keys.SHARDS].execute(RefreshTenantCommand(tenant_id=tenant_id))
     return _ok(after)
 
 

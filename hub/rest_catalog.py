@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 from aiohttp import web
 
-from actors.commands import SetSlotCapacityCommand
+from actors.commands import RefreshTenantCommand, SetSlotCapacityCommand
 from hub import keys
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
@@ -183,6 +183,9 @@ async def update_resource(request: web.Request) -> web.Response:
             before=_view(row).model_dump(mode="json"),
             after=view.model_dump(mode="json"),
         )
+    if status != row["status"]:
+        # Archived resources are not bookable: the inventory actor must re-read them.
+        await request.app[keys.SHARDS].execute(RefreshTenantCommand(tenant_id=tenant_id))
     return json_response(view)
 
 
@@ -218,6 +221,8 @@ async def delete_resource(request: web.Request) -> web.Response:
             before=before,
             after=after,
         )
+    # Deleted or archived, its slots must stop being bookable in the inventory actor too.
+    await request.app[keys.SHARDS].execute(RefreshTenantCommand(tenant_id=tenant_id))
     return json_response(outcome)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +21,7 @@ from storage.records import (
     AvailabilityEvent,
     HoldState,
     SlotState,
+    TenantPolicy,
 )
 
 AVAILABILITY_CHANNEL = "seva_availability"
@@ -31,13 +31,29 @@ class StaleState(RuntimeError):
     """A row changed under us: another writer (e.g. a zombie actor) got there first."""
 
 
-async def load_tenant_settings(conn: asyncpg.Connection, *, tenant_id: UUID) -> timedelta | None:
-    """The tenant's hold TTL, or None if there is no such tenant."""
-    row = await conn.fetchrow("SELECT settings FROM tenants WHERE id = $1", tenant_id)
+async def load_tenant_policy(conn: asyncpg.Connection, *, tenant_id: UUID) -> TenantPolicy | None:
+    """Hold TTL, timezone and booking limit of the tenant; None if there is no such tenant."""
+    row = await conn.fetchrow(
+        """
+        SELECT t.settings, t.timezone, t.plan ->> 'max_monthly_bookings' AS monthly_limit,
+               (SELECT count(*) FROM holds h
+                WHERE h.tenant_id = t.id AND h.status IN ('held', 'confirmed')
+                  AND h.created_at >= date_trunc('month', now() AT TIME ZONE t.timezone)
+                                      AT TIME ZONE t.timezone) AS this_month
+        FROM tenants t WHERE t.id = $1
+        """,
+        tenant_id,
+    )
     if row is None:
         return None
     settings = json.loads(row["settings"]) if isinstance(row["settings"], str) else row["settings"]
-    return timedelta(seconds=int(settings.get("hold_ttl_secs", DEFAULT_HOLD_TTL_SECS)))
+    limit = row["monthly_limit"]
+    return TenantPolicy(
+        hold_ttl_secs=int(settings.get("hold_ttl_secs", DEFAULT_HOLD_TTL_SECS)),
+        timezone=row["timezone"],
+        max_monthly_bookings=int(limit) if limit is not None else None,
+        bookings_this_month=row["this_month"],
+    )
 
 
 async def load_slots(
@@ -45,8 +61,10 @@ async def load_slots(
 ) -> list[SlotState]:
     rows = await conn.fetch(
         """
-        SELECT id, resource_id, local_date, starts_at, capacity, held_qty, confirmed_qty, version
-        FROM slots WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+        SELECT s.id, s.resource_id, s.local_date, s.starts_at, s.capacity, s.held_qty,
+               s.confirmed_qty, s.version, r.status = 'active' AS bookable
+        FROM slots s JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id
+        WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
         """,
         tenant_id,
         list(slot_ids),
@@ -62,6 +80,7 @@ async def load_slots(
             held_qty=r["held_qty"],
             confirmed_qty=r["confirmed_qty"],
             version=r["version"],
+            bookable=r["bookable"],
         )
         for r in rows
     ]

@@ -23,6 +23,7 @@ class SlotState:
     held_qty: int
     confirmed_qty: int
     version: int
+    bookable: bool = True  # False once its resource is archived
 
     @property
     def available(self) -> int:
@@ -69,3 +70,13 @@ class AuditEntry:
     action: str
     subject_id: UUID
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TenantPolicy:
+    """What a tenant's logical actor needs to know about the tenant itself."""
+
+    hold_ttl_secs: int
+    timezone: str
+    max_monthly_bookings: int | None
+    bookings_this_month: int  # live and confirmed holds made this calendar month (tenant time)

@@ -674,3 +674,64 @@ async def test_hostile_names_and_descriptions_are_stored_and_returned_verbatim(
         )
         assert await conn.fetchval("SELECT count(*) FROM resources") > 0
     assert (row["name"], row["description"]) == (text, text)
+
+
+async def test_archived_resources_slots_can_no_longer_be_held(hub: Hub, db: asyncpg.Pool):
+    world = await make_world(db, capacity=5, users=2)
+    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
+    headers = bearer(token_for(hub, admin, world.tenant_id, "tenant_admin"))
+    client = await connect(hub, user_token(hub, world, 0))
+    try:
+        first = await client.call(
+            "hold:create",
+            {"slot_id": str(world.slot_ids[0]), "qty": 1, "idempotency_key": "before-archive"},
+        )
+        assert first["ok"], first
+        async with aiohttp.ClientSession(headers=headers) as http:
+            gone = await http.delete(f"{hub.url}/api/v1/catalog/resources/{world.resource_id}")
+            assert (await gone.json())["outcome"] == "archived"
+        refused = await client.call(
+            "hold:create",
+            {"slot_id": str(world.slot_ids[0]), "qty": 1, "idempotency_key": "after-archive"},
+        )
+        assert refused["error"]["code"] == "conflict"
+        assert refused["error"]["details"]["reason"] == "archived"
+        # The hold made before is still there and can be released.
+        released = await client.call("hold:release", {"hold_id": first["data"]["hold_id"]})
+        assert released["ok"] and released["data"]["status"] == "released"
+    finally:
+        await client.close()
+
+
+async def test_the_monthly_booking_limit_is_enforced_by_the_tenant_actor(
+    hub: Hub, db: asyncpg.Pool
+):
+    world = await make_world(db, capacity=10, users=1)
+    operator = await make_user(db, tenant_id=None, role="platform_admin")
+    op = bearer(token_for(hub, operator, None, "platform_admin"))
+    client = await connect(hub, user_token(hub, world, 0))
+
+    async def hold(key: str) -> dict:
+        return await client.call(
+            "hold:create", {"slot_id": str(world.slot_ids[0]), "qty": 1, "idempotency_key": key}
+        )
+
+    try:
+        assert (await hold("m-1"))["ok"]
+        async with aiohttp.ClientSession(headers=op) as http:
+            resp = await http.put(
+                f"{hub.url}/api/v1/admin/tenants/{world.tenant_id}/plan",
+                json={"plan": {"max_monthly_bookings": 2}},
+            )
+            assert resp.status == 200
+        second = await hold("m-2")
+        assert second["ok"]
+        third = await hold("m-3")
+        assert third["error"]["code"] == "limit_exceeded"
+        assert third["error"]["details"] == {"max_monthly_bookings": 2}
+        # A released hold is no booking: it frees its place under the limit.
+        assert (await client.call("hold:release", {"hold_id": second["data"]["hold_id"]}))["ok"]
+        assert (await hold("m-4"))["ok"]
+        assert (await hold("m-1"))["ok"]  # a retry of an existing booking is not a new one
+    finally:
+        await client.close()

@@ -9,7 +9,7 @@ import pytest
 
 from actors.domain import Effects, TenantInventory
 from actors.placement import shard_for
-from protocols.errors import Conflict, Forbidden, NotFound, SoldOut
+from protocols.errors import Conflict, Forbidden, LimitExceeded, NotFound, SoldOut
 from protocols.holds import HoldStatus
 from storage.records import SlotState
 
@@ -235,3 +235,19 @@ def test_same_key_with_the_same_extras_returns_the_hold_and_other_extras_conflic
             create(first, other)
         assert err.value.details["reason"] == "exists_with_different_fields"
     assert slot.held_qty == 1
+
+
+def test_the_monthly_limit_counts_live_bookings_and_starts_again_each_month():
+    inv, slot = _inventory(capacity=10)
+    slot.starts_at = NOW + timedelta(days=60)
+    inv.max_monthly_bookings = 2
+    effects = Effects()
+    first = _hold(inv, slot, effects)
+    _hold(inv, slot, effects)
+    with pytest.raises(LimitExceeded):
+        _hold(inv, slot, effects)
+    inv.release_hold(first, by_user=first.user_id, may_release_any=False, now=NOW, effects=effects)
+    _hold(inv, slot, effects)  # the released one no longer counts
+    next_month = NOW + timedelta(days=31)
+    _hold(inv, slot, effects, now=next_month)
+    assert inv.month_bookings == 1
