@@ -1,6 +1,7 @@
 """The hub's side of the shards: a bounded pool of Ray actors and a batcher per shard.
 
-``ShardPool.execute(command)`` routes the command to its tenant's shard (stable hash) and waits
+``ShardPool.submit(command)`` routes the command to its shard (stable hash of its route key:
+the tenant for inventory, the wallet for the ledger) and waits
 for the shard's committed answer. Commands for one shard that arrive while a call is in flight
 are gathered and sent as **one** call (one Ray hop, one PostgreSQL transaction): under load,
 batches grow by themselves; when idle, a lone command goes at once.
@@ -16,7 +17,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, overload
+from uuid import UUID
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
@@ -30,7 +33,7 @@ from actors.commands import (
     TenantRefreshed,
 )
 from actors.placement import shard_for
-from actors.shard import InventoryShard, Result
+from actors.shard import InventoryShard
 from protocols.errors import Internal, SevaError, Unavailable
 from storage.records import HoldState
 
@@ -47,6 +50,8 @@ class ShardPool:
         shard_count: int,
         namespace: str,
         name_prefix: str = "seva-inventory",
+        actor_cls: type = InventoryShard,
+        route: Callable[[Any], UUID] = lambda command: command.tenant_id,
         max_batch: int = 512,
         detached: bool = False,
         call_timeout_secs: float = 30.0,
@@ -59,13 +64,15 @@ class ShardPool:
         self._dsn = dsn
         self._namespace = namespace
         self._name_prefix = name_prefix
+        self._actor_cls = actor_cls
+        self._route = route
         self._max_batch = max_batch
         self._detached = detached
         self._call_timeout = call_timeout_secs
         self._retry_window = retry_window_secs
         self._db_pool_size = db_pool_size
         self._handles: list[Any] = []
-        self._queues: list[asyncio.Queue[tuple[InventoryCommand, asyncio.Future[Any]]]] = []
+        self._queues: list[asyncio.Queue[tuple[Any, asyncio.Future[Any]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.batch_sizes: list[int] = []  # recent batch sizes, for benchmarks and metrics
 
@@ -77,7 +84,7 @@ class ShardPool:
 
     async def start(self) -> None:
         """Create (or attach to) the shard actors and start the batchers and the heartbeat."""
-        remote_cls = ray.remote(InventoryShard)
+        remote_cls: Any = ray.remote(self._actor_cls)
         for index in range(self.shard_count):
             options: dict[str, Any] = {
                 "name": self.actor_name(index),
@@ -137,7 +144,11 @@ class ShardPool:
         self, command: InventoryCommand
     ) -> HoldState | SlotCapacitySet | TenantRefreshed:
         """Run one command on its tenant's logical actor; raises the SevaError it got."""
-        index = shard_for(command.tenant_id, self.shard_count)
+        return await self.submit(command)
+
+    async def submit(self, command: Any) -> Any:
+        """Any command of this pool's actor class; raises the SevaError it got."""
+        index = shard_for(self._route(command), self.shard_count)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queues[index].put_nowait((command, fut))
         return await fut
@@ -179,7 +190,7 @@ class ShardPool:
                 else:
                     fut.set_result(result)
 
-    async def _apply_with_retry(self, index: int, commands: list[InventoryCommand]) -> list[Result]:
+    async def _apply_with_retry(self, index: int, commands: list[Any]) -> list[Any]:
         deadline = time.monotonic() + self._retry_window
         delay = 0.05
         while True:

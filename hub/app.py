@@ -16,7 +16,8 @@ import socketio
 from aiohttp import web
 
 from actors.pool import ShardPool
-from hub import keys, rest, rest_admin, rest_auth, rest_catalog
+from actors.wallet_shard import WalletShard
+from hub import keys, rest, rest_admin, rest_auth, rest_catalog, rest_wallets
 from hub.auth import Passwords, TokenIssuer
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
@@ -27,6 +28,8 @@ from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
 from hub.sessions import SessionControl
 from hub.settings import Settings
 from hub.sockets import SocketGateway
+from hub.wallet_events import WalletEvents
+from hub.wallets import WalletService
 from storage.migrate import apply_migrations
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,13 @@ def create_app(settings: Settings, *, dsn: str) -> web.Application:
     )
     sio.attach(app)
     app[keys.SIO] = sio
-    for table in (rest.routes, rest_auth.routes, rest_admin.routes, rest_catalog.routes):
+    for table in (
+        rest.routes,
+        rest_auth.routes,
+        rest_admin.routes,
+        rest_wallets.routes,
+        rest_catalog.routes,
+    ):
         app.add_routes(table)
     app.cleanup_ctx.append(_services)
     return app
@@ -67,6 +76,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     db = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.db_pool_size)
     started_ray = False
     shards: ShardPool | None = None
+    wallet_shards: ShardPool | None = None
+    wallet_events: WalletEvents | None = None
     fanout: AvailabilityFanout | None = None
     sessions: SessionControl | None = None
     gateway: SocketGateway | None = None
@@ -84,6 +95,18 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             detached=settings.ray_address is not None,
         )
         await shards.start()
+        wallet_shards = ShardPool(
+            dsn=dsn,
+            shard_count=settings.wallet_shards or settings.shards,
+            namespace=settings.ray_namespace,
+            name_prefix="seva-wallet",
+            actor_cls=WalletShard,
+            route=lambda command: command.wallet_id,
+            max_batch=settings.max_batch,
+            detached=settings.ray_address is not None,
+        )
+        await wallet_shards.start()
+        wallets = WalletService(db_pool=db, wallets=wallet_shards)
         sessions = SessionControl(db=db, dsn=dsn, access_ttl_secs=settings.access_token_ttl_secs)
         await sessions.start()
         fanout = AvailabilityFanout(db=db, dsn=dsn, sio=app[keys.SIO])
@@ -94,6 +117,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             tokens=app[keys.TOKENS],
             sessions=sessions,
             holds=holds,
+            wallets=wallets,
             fanout=fanout,
             events_per_sec=settings.socket_events_per_sec,
             burst=settings.socket_burst,
@@ -101,6 +125,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         )
         gateway.register()
         await gateway.start()
+        wallet_events = WalletEvents(dsn, gateway.push_wallet_event)
+        await wallet_events.start()
+        app[keys.WALLET_SHARDS] = wallet_shards
+        app[keys.WALLETS] = wallets
         app[keys.SESSIONS] = sessions
         app[keys.DB] = db
         app[keys.SHARDS] = shards
@@ -109,6 +137,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if wallet_events is not None:
+            await wallet_events.stop()
         if gateway is not None:
             await gateway.stop()
         if fanout is not None:
@@ -117,6 +147,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             await sessions.stop()
         if shards is not None:
             await shards.stop()
+        if wallet_shards is not None:
+            await wallet_shards.stop()
         await db.close()
         if started_ray:
             ray.shutdown()

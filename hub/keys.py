@@ -13,6 +13,7 @@ from hub.guard import SESSIONS, TOKENS
 from hub.holds import HoldService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
+from hub.wallets import WalletService
 
 SETTINGS = web.AppKey("settings", Settings)
 DSN = web.AppKey("dsn", str)
@@ -23,6 +24,8 @@ SIO = web.AppKey("sio", socketio.AsyncServer)
 HOLDS = web.AppKey("holds", HoldService)
 FANOUT = web.AppKey("fanout", AvailabilityFanout)
 SOCKETS = web.AppKey("sockets", SocketGateway)
+WALLET_SHARDS = web.AppKey("wallet_shards", ShardPool)
+WALLETS = web.AppKey("wallets", WalletService)
 
 __all__ = [
     "DB",
@@ -36,4 +39,6 @@ __all__ = [
     "SIO",
     "SOCKETS",
     "TOKENS",
+    "WALLETS",
+    "WALLET_SHARDS",
 ]

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     data_dir: Path = Path(".seva")
     shards: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=1024)
+    wallet_shards: int | None = Field(default=None, ge=1, le=1024)
     ray_namespace: str = "seva"
     max_batch: int = Field(default=512, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1, le=500)

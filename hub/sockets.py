@@ -31,6 +31,7 @@ from hub.fanout import AvailabilityFanout
 from hub.guard import authorize
 from hub.holds import HoldService
 from hub.sessions import SessionControl
+from hub.wallets import WalletService, wallet_view
 from protocols.availability import SubscribeAvailability, UnsubscribeAvailability
 from protocols.errors import (
     Forbidden,
@@ -42,7 +43,8 @@ from protocols.errors import (
     Unauthorized,
 )
 from protocols.holds import CreateHold, ReleaseHold
-from protocols.permissions import Perm
+from protocols.permissions import Perm, Role
+from protocols.wallets import GetWallet
 from protocols.wire import WireModel
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "hold:create": Perm.BOOKINGS_CREATE,
     "hold:release": Perm.BOOKINGS_CREATE,
     "session:renew": Perm.AUTHENTICATED,
+    "wallet:get": Perm.WALLET_READ_OWN,
 }
 """Every client → server event and the permission it needs; a test proves it is complete."""
 
@@ -83,6 +86,7 @@ class SocketGateway:
         tokens: TokenIssuer,
         sessions: SessionControl,
         holds: HoldService,
+        wallets: WalletService,
         fanout: AvailabilityFanout,
         events_per_sec: float,
         burst: int,
@@ -92,6 +96,7 @@ class SocketGateway:
         self._tokens = tokens
         self._sessions = sessions
         self._holds = holds
+        self._wallets = wallets
         self._fanout = fanout
         self._rate = events_per_sec
         self._burst = burst
@@ -114,6 +119,7 @@ class SocketGateway:
             "hold:create": (CreateHold, self._create_hold),
             "hold:release": (ReleaseHold, self._release_hold),
             "session:renew": (RenewSession, self._renew),
+            "wallet:get": (GetWallet, self._wallet_get),
         }
         for event, (model, handler) in handlers.items():
             self._sio.on(event, self._event(event, model, handler))
@@ -251,6 +257,36 @@ class SocketGateway:
         self, sid: str, principal: Principal, request: ReleaseHold
     ) -> dict[str, Any]:
         return (await self._holds.release(principal, request.hold_id)).model_dump(mode="json")
+
+    async def _wallet_get(
+        self, sid: str, principal: Principal, request: GetWallet
+    ) -> dict[str, Any]:
+        if request.wallet_id is None:
+            views = await self._wallets.my_wallets(principal)
+        else:
+            views = [wallet_view(await self._wallets.wallet(principal, request.wallet_id))]
+        return {"wallets": [v.model_dump(mode="json") for v in views]}
+
+    async def push_wallet_event(self, message: dict[str, Any]) -> None:
+        """``wallet`` to the owner's sockets (tenant wallets: the tenant's admins), and
+        ``credits:low`` to the tenant's admins."""
+        owner = message.get("owner_user_id")
+        tenant = message.get("tenant_id")
+        if message.get("kind") == "wallet" and owner:
+            targets = list(self._by_user.get(UUID(owner), ()))
+        elif tenant:
+            tenant_id = UUID(tenant)
+            targets = [
+                sid
+                for sid, p in self._principals.items()
+                if p.tenant_id == tenant_id and p.role == Role.TENANT_ADMIN
+            ]
+        else:
+            return
+        event = "credits:low" if message.get("kind") == "credits_low" else "wallet"
+        payload = {k: v for k, v in message.items() if k != "kind"}
+        for sid in targets:
+            await self._sio.emit(event, payload, to=sid)
 
     async def _renew(self, sid: str, principal: Principal, request: RenewSession) -> dict[str, Any]:
         fresh = self._tokens.verify(request.token)

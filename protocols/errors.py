@@ -11,7 +11,8 @@ the hub maps them to HTTP statuses and Socket.IO error acks in one place (``hub/
     ├── Invalid                    invalid       422 (400 for a body that is not JSON)
     ├── NotFound                   not_found     404
     ├── Conflict                   conflict      409
-    │   └── SoldOut                sold_out      409
+    │   ├── SoldOut                sold_out      409
+    │   └── InsufficientFunds      insufficient_funds  409
     ├── RateLimited                rate_limited  429
     ├── Unavailable                unavailable   503  (retryable: send the same request again)
     └── Internal                   internal      500  (never carries a stack trace to the client)
@@ -78,6 +79,11 @@ class SoldOut(Conflict):
     http_status = 409
 
 
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+    http_status = 409
+
+
 class RateLimited(SevaError):
     code = "rate_limited"
     http_status = 429
@@ -101,6 +107,7 @@ ERROR_CODES: tuple[str, ...] = (
     "invalid",
     "not_found",
     "sold_out",
+    "insufficient_funds",
     "conflict",
     "rate_limited",
     "unavailable",

@@ -29,6 +29,8 @@ class Perm(StrEnum):
     STAFF_MANAGE = "staff:manage"
     WALLET_READ_OWN = "wallet:read:own"
     CREDITS_ALLOCATE = "credits:allocate"
+    CREDITS_DEDUCT = "credits:deduct"
+    WALLET_HOLD = "wallet:hold"
     PAYMENTS_REFUND = "payments:refund"
     TENANTS_MANAGE = "tenants:manage"
     AUDIT_READ = "audit:read"
@@ -46,12 +48,17 @@ _USER = frozenset(
 _STAFF = _USER | {Perm.BOOKINGS_READ_TENANT, Perm.LIVE_PUSH}
 _TENANT_ADMIN = _STAFF | {
     Perm.BOOKINGS_MANAGE,
+    Perm.WALLET_HOLD,
     Perm.CATALOG_WRITE,
     Perm.STAFF_MANAGE,
     Perm.PAYMENTS_REFUND,
     Perm.AUDIT_READ,
 }
-_PLATFORM_ADMIN = _TENANT_ADMIN | {Perm.TENANTS_MANAGE, Perm.CREDITS_ALLOCATE}
+_PLATFORM_ADMIN = _TENANT_ADMIN | {
+    Perm.TENANTS_MANAGE,
+    Perm.CREDITS_ALLOCATE,
+    Perm.CREDITS_DEDUCT,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.USER: _USER,
