@@ -62,6 +62,29 @@ async def _seed(dsn: str) -> None:
         await conn.close()
 
 
+async def _ledger_verify(settings: Settings, *, as_json: bool) -> int:
+    """Exit status 1 and a readable report naming each violated invariant."""
+    import json
+
+    from storage.ledger_verify import verify_ledger
+
+    async with database(settings) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            report = await verify_ledger(conn)
+        finally:
+            await conn.close()
+    for name, check in report["checks"].items():
+        print(f"{'ok  ' if check['ok'] else 'FAIL'} {name}")
+        for row in check["rows"]:
+            print(f"       {row}")
+    print(f"{report['violations']} violation(s)")
+    if as_json:
+        summary = {name: check["ok"] for name, check in report["checks"].items()}
+        print(json.dumps({"violations": report["violations"], "checks": summary}))
+    return 1 if report["violations"] else 0
+
+
 async def _demo_seed(settings: Settings) -> None:
     async with database(settings) as dsn:
         await _seed(dsn)
@@ -132,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("demo-seed", help="create or top up the demo data")
+    ledger = sub.add_parser("ledger", help="ledger tools")
+    ledger_sub = ledger.add_subparsers(dest="ledger", required=True)
+    verify = ledger_sub.add_parser("verify", help="check the ledger's invariants")
+    verify.add_argument("--json", action="store_true", help="last line: one JSON object")
     bench = sub.add_parser("bench", help="benchmarks (print a JSON line last)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     from hub.bench.contention import add_arguments
@@ -162,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     elif args.command == "demo-seed":
         asyncio.run(_demo_seed(settings))
+    elif args.command == "ledger":
+        return asyncio.run(_ledger_verify(settings, as_json=args.json))
     elif args.command == "bench":
         from hub.bench.contention import run_from_args
 

@@ -82,6 +82,17 @@ class WalletService:
             raise NotFound("no such wallet", {"wallet_id": str(wallet_id)})
         return account
 
+    async def wallet_for_staff(self, principal: Principal, wallet_id: UUID) -> AccountState:
+        """For holds placed by the tenant's staff: any wallet of their own tenant."""
+        async with self._db.acquire() as conn:
+            account = await db.get_account(conn, account_id=wallet_id)
+        allowed = account is not None and (
+            principal.role == Role.PLATFORM_ADMIN or account.tenant_id == principal.tenant_id
+        )
+        if account is None or not allowed:
+            raise NotFound("no such wallet", {"wallet_id": str(wallet_id)})
+        return account
+
     def _may_see(self, principal: Principal, account: AccountState) -> bool:
         if principal.role == Role.PLATFORM_ADMIN:
             return True
