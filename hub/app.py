@@ -22,6 +22,7 @@ from hub.auth import Passwords, TokenIssuer
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
 from hub.guard import guard_middleware
+from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.ray_runtime import ensure_ray
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
@@ -78,6 +79,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     shards: ShardPool | None = None
     wallet_shards: ShardPool | None = None
     wallet_events: WalletEvents | None = None
+    hold_payments: HoldPayments | None = None
     fanout: AvailabilityFanout | None = None
     sessions: SessionControl | None = None
     gateway: SocketGateway | None = None
@@ -112,12 +114,15 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         fanout = AvailabilityFanout(db=db, dsn=dsn, sio=app[keys.SIO])
         await fanout.start()
         holds = HoldService(db=db, shards=shards)
+        hold_payments = HoldPayments(db=db, shards=shards, wallets=wallets)
+        await hold_payments.start()
         gateway = SocketGateway(
             app[keys.SIO],
             tokens=app[keys.TOKENS],
             sessions=sessions,
             holds=holds,
             wallets=wallets,
+            hold_payments=hold_payments,
             fanout=fanout,
             events_per_sec=settings.socket_events_per_sec,
             burst=settings.socket_burst,
@@ -127,6 +132,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await gateway.start()
         wallet_events = WalletEvents(dsn, gateway.push_wallet_event)
         await wallet_events.start()
+        app[keys.HOLD_PAYMENTS] = hold_payments
         app[keys.WALLET_SHARDS] = wallet_shards
         app[keys.WALLETS] = wallets
         app[keys.SESSIONS] = sessions
@@ -137,6 +143,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if hold_payments is not None:
+            await hold_payments.stop()
         if wallet_events is not None:
             await wallet_events.stop()
         if gateway is not None:

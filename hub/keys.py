@@ -10,6 +10,7 @@ from actors.pool import ShardPool
 from hub.auth import Passwords
 from hub.fanout import AvailabilityFanout
 from hub.guard import SESSIONS, TOKENS
+from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
@@ -26,12 +27,14 @@ FANOUT = web.AppKey("fanout", AvailabilityFanout)
 SOCKETS = web.AppKey("sockets", SocketGateway)
 WALLET_SHARDS = web.AppKey("wallet_shards", ShardPool)
 WALLETS = web.AppKey("wallets", WalletService)
+HOLD_PAYMENTS = web.AppKey("hold_payments", HoldPayments)
 
 __all__ = [
     "DB",
     "DSN",
     "FANOUT",
     "HOLDS",
+    "HOLD_PAYMENTS",
     "PASSWORDS",
     "SESSIONS",
     "SETTINGS",

@@ -101,6 +101,15 @@ async def release_hold(request: web.Request) -> web.Response:
     return json_response(hold)
 
 
+@routes.post("/api/v1/holds/{hold_id}/pay-from-wallet")
+@requires(Perm.BOOKINGS_CREATE)
+async def pay_hold_from_wallet(request: web.Request) -> web.Response:
+    result = await request.app[keys.HOLD_PAYMENTS].pay_from_wallet(
+        principal_of(request), path_uuid(request, "hold_id")
+    )
+    return web.json_response(result)
+
+
 @routes.get("/api/v1/demo")
 @requires(Perm.PUBLIC)
 async def demo_data(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ from hub.auth import Principal, TokenIssuer
 from hub.errors import error_ack, ok_ack
 from hub.fanout import AvailabilityFanout
 from hub.guard import authorize
+from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.sessions import SessionControl
 from hub.wallets import WalletService, wallet_view
@@ -42,7 +43,7 @@ from protocols.errors import (
     TenantSuspended,
     Unauthorized,
 )
-from protocols.holds import CreateHold, ReleaseHold
+from protocols.holds import CreateHold, PayHold, ReleaseHold
 from protocols.permissions import Perm, Role
 from protocols.wallets import GetWallet
 from protocols.wire import WireModel
@@ -64,6 +65,7 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "availability:unsubscribe": Perm.AVAILABILITY_READ,
     "hold:create": Perm.BOOKINGS_CREATE,
     "hold:release": Perm.BOOKINGS_CREATE,
+    "hold:pay": Perm.BOOKINGS_CREATE,
     "session:renew": Perm.AUTHENTICATED,
     "wallet:get": Perm.WALLET_READ_OWN,
 }
@@ -87,6 +89,7 @@ class SocketGateway:
         sessions: SessionControl,
         holds: HoldService,
         wallets: WalletService,
+        hold_payments: HoldPayments,
         fanout: AvailabilityFanout,
         events_per_sec: float,
         burst: int,
@@ -97,6 +100,7 @@ class SocketGateway:
         self._sessions = sessions
         self._holds = holds
         self._wallets = wallets
+        self._hold_payments = hold_payments
         self._fanout = fanout
         self._rate = events_per_sec
         self._burst = burst
@@ -118,6 +122,7 @@ class SocketGateway:
             "availability:unsubscribe": (UnsubscribeAvailability, self._unsubscribe),
             "hold:create": (CreateHold, self._create_hold),
             "hold:release": (ReleaseHold, self._release_hold),
+            "hold:pay": (PayHold, self._pay_hold),
             "session:renew": (RenewSession, self._renew),
             "wallet:get": (GetWallet, self._wallet_get),
         }
@@ -257,6 +262,9 @@ class SocketGateway:
         self, sid: str, principal: Principal, request: ReleaseHold
     ) -> dict[str, Any]:
         return (await self._holds.release(principal, request.hold_id)).model_dump(mode="json")
+
+    async def _pay_hold(self, sid: str, principal: Principal, request: PayHold) -> dict[str, Any]:
+        return await self._hold_payments.pay_from_wallet(principal, request.hold_id)
 
     async def _wallet_get(
         self, sid: str, principal: Principal, request: GetWallet

@@ -47,6 +47,12 @@ class ReleaseHold(WireModel):
     hold_id: UUID
 
 
+class PayHold(WireModel):
+    """``hold:pay``: confirm the hold, paid from the caller's INR wallet."""
+
+    hold_id: UUID
+
+
 class HoldView(WireModel):
     hold_id: UUID
     slot_id: UUID
