@@ -17,7 +17,6 @@ run it directly against PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -41,6 +40,7 @@ from actors.commands import (
 )
 from actors.domain import Effects, TenantInventory
 from actors.placement import shard_for
+from actors.shard_host import TRANSIENT_DB_ERRORS, ShardHost
 from protocols.errors import Internal, NotFound, SevaError, Unavailable
 from storage import inventory as db
 from storage.records import HoldState
@@ -48,19 +48,9 @@ from storage.records import HoldState
 log = logging.getLogger(__name__)
 
 Result = HoldState | SlotCapacitySet | TenantRefreshed | SevaError
-EXPIRY_POLL_MAX_SECS = 1.0
-# Errors after which the database may be fine again soon: the caller may retry.
-_TRANSIENT_DB_ERRORS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-)
 
 
-class InventoryShard:
+class InventoryShard(ShardHost):
     def __init__(
         self,
         *,
@@ -70,83 +60,29 @@ class InventoryShard:
         pool_size: int = 4,
         idle_evict_secs: float = 300.0,
     ) -> None:
-        self._index = shard_index
-        self._count = shard_count
-        self._dsn = dsn
-        self._pool_size = pool_size
-        self._idle_evict_secs = idle_evict_secs
+        super().__init__(
+            shard_index=shard_index,
+            shard_count=shard_count,
+            dsn=dsn,
+            pool_size=pool_size,
+            idle_evict_secs=idle_evict_secs,
+        )
         self._tenants: dict[UUID, TenantInventory] = {}
         self._last_used: dict[UUID, float] = {}
-        self._pool: asyncpg.Pool | None = None
-        self._lock: asyncio.Lock | None = None
-        self._start_lock: asyncio.Lock | None = None
-        self._expiry_task: asyncio.Task[None] | None = None
-        self._batches = 0
-        self._commands = 0
 
-    # -- public (Ray) methods ------------------------------------------------------------------
-
-    async def apply(self, commands: list[InventoryCommand]) -> list[Result]:
-        """Apply commands in order; one result per command (the hold, or the error it got)."""
-        await self._ensure_started()
-        assert self._lock is not None
-        async with self._lock:
-            self._batches += 1
-            self._commands += len(commands)
-            return await self._apply_locked(commands)
-
-    async def tick(self) -> dict[str, Any]:
-        """Heartbeat from the hub: starts a freshly restarted shard, evicts idle tenants."""
-        await self._ensure_started()
-        assert self._lock is not None
-        async with self._lock:
-            self._evict_idle()
-        return self.stats()
-
-    def stats(self) -> dict[str, Any]:
+    def _state_stats(self) -> dict[str, Any]:
         return {
-            "shard": self._index,
             "tenants": len(self._tenants),
             "active_holds": sum(len(t.active_holds) for t in self._tenants.values()),
-            "batches": self._batches,
-            "commands": self._commands,
         }
-
-    async def close(self) -> None:
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry_task
-        if self._pool is not None:
-            await self._pool.close()
 
     # -- start-up ------------------------------------------------------------------------------
 
-    async def _ensure_started(self) -> None:
-        if self._expiry_task is not None:
-            return
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-            self._lock = asyncio.Lock()
-        async with self._start_lock:
-            if self._expiry_task is not None:
-                return
-            try:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._pool_size
-                    )
-                await self._load_tenants_with_live_holds()
-            except _TRANSIENT_DB_ERRORS as exc:
-                raise Unavailable("inventory store is not reachable") from exc
-            self._expiry_task = asyncio.get_running_loop().create_task(self._expire_forever())
-
-    async def _load_tenants_with_live_holds(self) -> None:
-        assert self._pool is not None
-        async with self._pool.acquire() as conn:
-            for tenant_id in await db.tenants_with_live_holds(conn):
-                if shard_for(tenant_id, self._count) == self._index:
-                    await self._reload_live(conn, tenant_id)
+    async def _on_start(self, conn: asyncpg.Connection) -> None:
+        """Every tenant of ours with live holds, so they expire even if nobody calls."""
+        for tenant_id in await db.tenants_with_live_holds(conn):
+            if shard_for(tenant_id, self._count) == self._index:
+                await self._reload_live(conn, tenant_id)
 
     async def _reload_live(self, conn: asyncpg.Connection, tenant_id: UUID) -> None:
         inv = await self._tenant(conn, tenant_id)
@@ -164,7 +100,7 @@ class InventoryShard:
                 # Someone else wrote our rows (a zombie twin after a restart?): reload, retry once.
                 log.warning("shard %d: stale state, reloading (attempt %d)", self._index, attempt)
                 self._forget(touched)
-            except _TRANSIENT_DB_ERRORS as exc:
+            except TRANSIENT_DB_ERRORS as exc:
                 self._forget(touched)
                 log.warning("shard %d: database error: %r", self._index, exc)
                 return [Unavailable("inventory store is not reachable; retry")] * len(commands)
@@ -333,21 +269,14 @@ class InventoryShard:
 
     # -- expiry --------------------------------------------------------------------------------
 
-    async def _expire_forever(self) -> None:
-        assert self._lock is not None
-        while True:
-            delay = EXPIRY_POLL_MAX_SECS
-            expiries = [e for t in self._tenants.values() if (e := t.next_expiry()) is not None]
-            if expiries:
-                until = (min(expiries) - datetime.now(UTC)).total_seconds()
-                delay = min(max(until, 0.01), EXPIRY_POLL_MAX_SECS)
-            await asyncio.sleep(delay)
-            try:
-                async with self._lock:
-                    await self._expire_due()
-            except Exception:
-                # Keep the timer alive whatever happened; the next round retries from the DB.
-                log.exception("shard %d: expiry round failed", self._index)
+    def _next_deadline(self) -> datetime | None:
+        return min(
+            (e for t in self._tenants.values() if (e := t.next_expiry()) is not None),
+            default=None,
+        )
+
+    async def _on_timer(self) -> None:
+        await self._expire_due()
 
     async def _expire_due(self) -> None:
         assert self._pool is not None

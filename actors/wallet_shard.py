@@ -9,8 +9,6 @@ version. Other accounts a transfer touches only receive increments, which commut
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ import asyncpg
 
 from actors.ledger import Ledger, LedgerEffects, PostSpec, TransferSpec, VoidSpec
 from actors.placement import shard_for
+from actors.shard_host import TRANSIENT_DB_ERRORS, ShardHost
 from actors.wallet_commands import LedgerCommand, route_of
 from protocols.errors import Internal, Invalid, SevaError, Unavailable
 from storage import ledger as db
@@ -29,18 +28,9 @@ from storage.ledger_records import Resolution, TransferRecord
 log = logging.getLogger(__name__)
 
 Result = tuple[TransferRecord, ...] | SevaError
-TIMER_MAX_SECS = 1.0
-_TRANSIENT = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-)
 
 
-class WalletShard:
+class WalletShard(ShardHost):
     def __init__(
         self,
         *,
@@ -50,79 +40,25 @@ class WalletShard:
         pool_size: int = 4,
         idle_evict_secs: float = 300.0,
     ) -> None:
-        self._index = shard_index
-        self._count = shard_count
-        self._dsn = dsn
-        self._pool_size = pool_size
-        self._idle_evict_secs = idle_evict_secs
+        super().__init__(
+            shard_index=shard_index,
+            shard_count=shard_count,
+            dsn=dsn,
+            pool_size=pool_size,
+            idle_evict_secs=idle_evict_secs,
+        )
         self._ledger = Ledger()
         self._last_used: dict[UUID, float] = {}
-        self._pool: asyncpg.Pool | None = None
-        self._lock: asyncio.Lock | None = None
-        self._start_lock: asyncio.Lock | None = None
-        self._timer: asyncio.Task[None] | None = None
-        self._batches = 0
-        self._commands = 0
         self._reload_pending = False
 
-    # -- public (Ray) methods ------------------------------------------------------------------
-
-    async def apply(self, commands: list[LedgerCommand]) -> list[Result]:
-        await self._ensure_started()
-        assert self._lock is not None
-        async with self._lock:
-            self._batches += 1
-            self._commands += len(commands)
-            return await self._apply_locked(commands)
-
-    async def tick(self) -> dict[str, Any]:
-        await self._ensure_started()
-        assert self._lock is not None
-        async with self._lock:
-            self._evict_idle()
-        return self.stats()
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "shard": self._index,
-            "accounts": len(self._ledger.accounts),
-            "pending": len(self._ledger.pending),
-            "batches": self._batches,
-            "commands": self._commands,
-        }
-
-    async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
-        if self._pool is not None:
-            await self._pool.close()
-
-    # -- start-up ------------------------------------------------------------------------------
+    def _state_stats(self) -> dict[str, Any]:
+        return {"accounts": len(self._ledger.accounts), "pending": len(self._ledger.pending)}
 
     def _owns(self, account_id: UUID) -> bool:
         return shard_for(account_id, self._count) == self._index
 
-    async def _ensure_started(self) -> None:
-        if self._timer is not None:
-            return
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-            self._lock = asyncio.Lock()
-        async with self._start_lock:
-            if self._timer is not None:
-                return
-            try:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._pool_size
-                    )
-                async with self._pool.acquire() as conn:
-                    await self._load_pending(conn)
-            except _TRANSIENT as exc:
-                raise Unavailable("ledger store is not reachable") from exc
-            self._timer = asyncio.get_running_loop().create_task(self._expire_forever())
+    async def _on_start(self, conn: asyncpg.Connection) -> None:
+        await self._load_pending(conn)
 
     async def _load_pending(self, conn: asyncpg.Connection) -> None:
         """Pending transfers this shard is responsible for, so their timeouts fire."""
@@ -146,7 +82,7 @@ class WalletShard:
             except db.StaleAccount:
                 log.info("wallet shard %d: stale account, reloading (%d)", self._index, attempt)
                 self._forget_all()
-            except _TRANSIENT as exc:
+            except TRANSIENT_DB_ERRORS as exc:
                 self._forget_all()
                 log.warning("wallet shard %d: database error: %r", self._index, exc)
                 return [Unavailable("ledger store is not reachable; retry")] * len(commands)
@@ -265,19 +201,11 @@ class WalletShard:
 
     # -- pending timeouts ----------------------------------------------------------------------
 
-    async def _expire_forever(self) -> None:
-        assert self._lock is not None
-        while True:
-            delay = TIMER_MAX_SECS
-            nxt = self._ledger.next_timeout()
-            if nxt is not None:
-                delay = min(max((nxt - datetime.now(UTC)).total_seconds(), 0.01), TIMER_MAX_SECS)
-            await asyncio.sleep(delay)
-            try:
-                async with self._lock:
-                    await self._expire_due()
-            except Exception:
-                log.exception("wallet shard %d: expiry round failed", self._index)
+    def _next_deadline(self) -> datetime | None:
+        return self._ledger.next_timeout()
+
+    async def _on_timer(self) -> None:
+        await self._expire_due()
 
     async def _expire_due(self) -> None:
         assert self._pool is not None
