@@ -71,15 +71,23 @@ class LedgerEffects:
     def __bool__(self) -> bool:
         return bool(self.transfers or self.resolutions)
 
-    def mark(self) -> tuple[int, int, dict[UUID, tuple[int, ...]]]:
-        deltas = {k: tuple(getattr(d, n) for n in _NUMBERS) for k, d in self.deltas.items()}
+    def mark(self, accounts: set[UUID]) -> tuple[int, int, dict[UUID, tuple[int, ...] | None]]:
+        """Where to roll back to; only ``accounts`` (those a group touches) are remembered."""
+        deltas = {
+            a: tuple(getattr(self.deltas[a], n) for n in _NUMBERS) if a in self.deltas else None
+            for a in accounts
+        }
         return len(self.transfers), len(self.resolutions), deltas
 
-    def rollback(self, mark: tuple[int, int, dict[UUID, tuple[int, ...]]]) -> None:
+    def rollback(self, mark: tuple[int, int, dict[UUID, tuple[int, ...] | None]]) -> None:
         transfers, resolutions, deltas = mark
         del self.transfers[transfers:]
         del self.resolutions[resolutions:]
-        self.deltas = {k: Delta(*v) for k, v in deltas.items()}
+        for account_id, numbers in deltas.items():
+            if numbers is None:
+                self.deltas.pop(account_id, None)
+            else:
+                self.deltas[account_id] = Delta(*numbers)
 
 
 @dataclass
@@ -99,9 +107,19 @@ class Ledger:
         effects: LedgerEffects,
     ) -> tuple[TransferRecord, ...]:
         """Apply ``ops`` all or nothing (a linked group when there are several)."""
-        mark = effects.mark()
-        snapshot = {a: tuple(getattr(acc, n) for n in _NUMBERS) for a, acc in self.accounts.items()}
-        pending_before = dict(self.pending)
+        # Only what this group can touch is remembered for a rollback: copying every loaded
+        # account per command would make a busy shard slower the more wallets it hosts.
+        touched = self._accounts_of(ops, existing)
+        mark = effects.mark(touched)
+        snapshot = {
+            a: tuple(getattr(self.accounts[a], n) for n in _NUMBERS)
+            for a in touched
+            if a in self.accounts
+        }
+        pending_ids = {op.transfer_id for op in ops} | {
+            op.pending_id for op in ops if isinstance(op, PostSpec | VoidSpec)
+        }
+        pending_before = {p: self.pending.get(p) for p in pending_ids}
         group = ops[0].transfer_id if len(ops) > 1 else None
         try:
             return tuple(self._apply(op, group, existing, resolutions, now, effects) for op in ops)
@@ -110,8 +128,25 @@ class Ledger:
             for account_id, numbers in snapshot.items():
                 for name, value in zip(_NUMBERS, numbers, strict=True):
                     setattr(self.accounts[account_id], name, value)
-            self.pending = pending_before
+            for pending_id, record in pending_before.items():
+                if record is None:
+                    self.pending.pop(pending_id, None)
+                else:
+                    self.pending[pending_id] = record
             raise
+
+    def _accounts_of(
+        self, ops: tuple[LedgerOp, ...], existing: dict[str, TransferRecord]
+    ) -> set[UUID]:
+        touched: set[UUID] = set()
+        for op in ops:
+            if isinstance(op, TransferSpec):
+                touched.update((op.debit_account_id, op.credit_account_id))
+            else:
+                pending = self.pending.get(op.pending_id) or existing.get(op.pending_id)
+                if pending is not None:
+                    touched.update((pending.debit_account_id, pending.credit_account_id))
+        return touched
 
     def expire_due(self, now: datetime, effects: LedgerEffects) -> list[str]:
         due = [p for p in self.pending.values() if p.timeout_at and p.timeout_at <= now]

@@ -161,7 +161,7 @@ class ShardPool:
                 asyncio.gather(*(self._call(h.tick.remote()) for h in self._handles)), 5.0
             )
         except (TimeoutError, RayActorError, GetTimeoutError) as exc:
-            raise Unavailable("inventory shards are not answering") from exc
+            raise Unavailable("shards are not answering") from exc
         return time.perf_counter() - started
 
     # -- internals -----------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class ShardPool:
                 # The shard died or is restarting; it reloads from PostgreSQL, and resending is
                 # safe because every command is idempotent.
                 if time.monotonic() + delay > deadline:
-                    raise Unavailable("inventory shard is restarting; retry") from exc
+                    raise Unavailable("a shard is restarting; retry") from exc
                 log.warning("shard %d unavailable (%s); retrying batch", index, type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -217,7 +217,7 @@ class ShardPool:
             if isinstance(cause, RayActorError):
                 raise cause from None
             log.error("shard call failed: %s", exc)
-            raise Internal("unexpected error in inventory shard") from exc
+            raise Internal("unexpected error in a shard") from exc
 
     async def _heartbeat(self) -> None:
         while True:

@@ -158,11 +158,16 @@ class WalletShard(ShardHost):
             a: (d.debits_posted, d.credits_posted, d.debits_pending, d.credits_pending)
             for a, d in effects.deltas.items()
         }
+        # Only limited accounts we own need fencing: their balance checks relied on what we
+        # loaded. Every other account just receives increments, which commute; fencing a busy
+        # revenue account credited from every shard would only cause endless reloads.
         # In-memory versions are the loaded ones: the rules never change them.
         fenced = {
-            a: self._ledger.accounts[a].version
+            a: account.version
             for a in deltas
-            if self._owns(a) and a in self._ledger.accounts
+            if (account := self._ledger.accounts.get(a)) is not None
+            and account.limited
+            and self._owns(a)
         }
         async with conn.transaction():
             updated, _events = await db.commit_ledger(

@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.bench.contention import add_arguments
 
     add_arguments(bench_sub.add_parser("contention", help="holds racing for few slots"))
+    from hub.bench.wallet import add_arguments as add_wallet_arguments
+
+    add_wallet_arguments(
+        bench_sub.add_parser("wallet", help="concurrent debits on a hot wallet and on many")
+    )
     return parser
 
 
@@ -191,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_demo_seed(settings))
     elif args.command == "ledger":
         return asyncio.run(_ledger_verify(settings, as_json=args.json))
+    elif args.command == "bench" and args.bench == "wallet":
+        from hub.bench.wallet import run_from_args as run_wallet_bench
+
+        return run_wallet_bench(settings, args)
     elif args.command == "bench":
         from hub.bench.contention import run_from_args
 
