@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("demo-seed", help="create or top up the demo data")
+    emulate = sub.add_parser(
+        "emulate",
+        help="run a local Razorpay or Cashfree emulator (seva emulate razorpay --help)",
+        add_help=False,
+    )
+    emulate.add_argument("args", nargs=argparse.REMAINDER)
     ledger = sub.add_parser("ledger", help="ledger tools")
     ledger_sub = ledger.add_subparsers(dest="ledger", required=True)
     verify = ledger_sub.add_parser("verify", help="check the ledger's invariants")
@@ -194,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     elif args.command == "demo-seed":
         asyncio.run(_demo_seed(settings))
+    elif args.command == "emulate":
+        from protocols.gateways.emulators.serve import main as emulate_main
+
+        return emulate_main(args.args)
     elif args.command == "ledger":
         return asyncio.run(_ledger_verify(settings, as_json=args.json))
     elif args.command == "bench" and args.bench == "wallet":
