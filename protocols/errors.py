@@ -5,16 +5,20 @@ the hub maps them to HTTP statuses and Socket.IO error acks in one place (``hub/
 
     SevaError                      code          HTTP
     ├── Unauthorized               unauthorized  401
+    │   └── WebhookSignatureInvalid  webhook_signature_invalid  401
     ├── Forbidden                  forbidden     403
     │   ├── TenantSuspended        tenant_suspended  403
     │   └── LimitExceeded          limit_exceeded    403
     ├── Invalid                    invalid       422 (400 for a body that is not JSON)
+    │   └── GatewayRejected        gateway_rejected  422  (the gateway refused what we sent)
     ├── NotFound                   not_found     404
     ├── Conflict                   conflict      409
     │   ├── SoldOut                sold_out      409
-    │   └── InsufficientFunds      insufficient_funds  409
+    │   ├── InsufficientFunds      insufficient_funds  409
+    │   └── PaymentDeclined        payment_declined  402  (bank or gateway refused the money)
     ├── RateLimited                rate_limited  429
     ├── Unavailable                unavailable   503  (retryable: send the same request again)
+    │   └── GatewayUnavailable     gateway_unavailable  503  (payment gateway down or timed out)
     └── Internal                   internal      500  (never carries a stack trace to the client)
 
 Errors must survive pickling, because actors raise them inside Ray and the hub re-raises them.
@@ -46,6 +50,15 @@ class Unauthorized(SevaError):
     http_status = 401
 
 
+class WebhookSignatureInvalid(Unauthorized):
+    """A gateway webhook or checkout callback whose signature (or timestamp) does not verify.
+
+    401 like any unauthenticated caller: the request did not prove it came from the gateway.
+    """
+
+    code = "webhook_signature_invalid"
+
+
 class Forbidden(SevaError):
     code = "forbidden"
     http_status = 403
@@ -62,6 +75,14 @@ class LimitExceeded(Forbidden):
 class Invalid(SevaError):
     code = "invalid"
     http_status = 422
+
+
+class GatewayRejected(Invalid):
+    """The payment gateway answered 4xx to what we sent (amount below its minimum, refund
+    above the captured amount, malformed customer details, bad credentials). Resending the same
+    request cannot succeed; ``details`` carries the gateway's own code."""
+
+    code = "gateway_rejected"
 
 
 class NotFound(SevaError):
@@ -84,6 +105,15 @@ class InsufficientFunds(Conflict):
     http_status = 409
 
 
+class PaymentDeclined(Conflict):
+    """The bank or gateway refused to move the money. 402 Payment Required, the status
+    payment APIs conventionally use for a decline, so clients can tell it from a state
+    conflict; retrying the same request will not help, paying another way may."""
+
+    code = "payment_declined"
+    http_status = 402
+
+
 class RateLimited(SevaError):
     code = "rate_limited"
     http_status = 429
@@ -92,6 +122,14 @@ class RateLimited(SevaError):
 class Unavailable(SevaError):
     code = "unavailable"
     http_status = 503
+
+
+class GatewayUnavailable(Unavailable):
+    """The payment gateway could not be reached, timed out, answered 5xx or an unreadable
+    body. Whether the request took effect is unknown: retry with the same idempotency key or
+    reconcile by fetching."""
+
+    code = "gateway_unavailable"
 
 
 class Internal(SevaError):
@@ -112,4 +150,8 @@ ERROR_CODES: tuple[str, ...] = (
     "rate_limited",
     "unavailable",
     "internal",
+    "webhook_signature_invalid",
+    "gateway_rejected",
+    "payment_declined",
+    "gateway_unavailable",
 )

@@ -148,10 +148,8 @@ def test_a_linked_group_is_all_or_nothing():
             effects=effects,
         )
     assert (inventory.balance, tenant.balance, poor.balance) == (100, 0, 5)
-    assert (
-        (not effects
-        and not effects.deltas)
-        or all((d.debits_posted, d.credits_posted) == (0, 0) for d in effects.deltas.values())
+    assert (not effects and not effects.deltas) or all(
+        (d.debits_posted, d.credits_posted) == (0, 0) for d in effects.deltas.values()
     )
     [units, sale] = _apply(
         ledger,
