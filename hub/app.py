@@ -14,13 +14,15 @@ import asyncpg
 import ray
 import socketio
 from aiohttp import web
+from pydantic import SecretStr
 
 from actors.pool import ShardPool
 from actors.wallet_shard import WalletShard
-from hub import keys, rest, rest_admin, rest_auth, rest_catalog, rest_wallets
+from hub import keys, rest, rest_admin, rest_auth, rest_catalog, rest_gateways, rest_wallets
 from hub.auth import Passwords, TokenIssuer
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
+from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
@@ -31,12 +33,20 @@ from hub.settings import Settings
 from hub.sockets import SocketGateway
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
+from protocols.secretbox import SecretBox
 from storage.migrate import apply_migrations
 
 log = logging.getLogger(__name__)
 
+SECRET_BOX = web.AppKey("secret_box", SecretBox)
 
-def create_app(settings: Settings, *, dsn: str) -> web.Application:
+
+def create_app(
+    settings: Settings, *, dsn: str, secret_key: SecretStr | None = None
+) -> web.Application:
+    """``secret_key`` (base64 of 32 bytes) seals gateway credentials; default
+    ``settings.secret_key``. Without either, none can be stored (see ``hub/cli.py`` for the
+    embedded default's key file). Raises ``ValueError`` for a malformed key."""
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware, guard_middleware],
         client_max_size=settings.max_socket_payload_bytes,
@@ -50,6 +60,9 @@ def create_app(settings: Settings, *, dsn: str) -> web.Application:
         ttl_secs=settings.access_token_ttl_secs,
     )
     app[keys.PASSWORDS] = Passwords()
+    key = secret_key if secret_key is not None else settings.secret_key
+    if key is not None:
+        app[SECRET_BOX] = SecretBox.from_base64(key.get_secret_value())
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins="*",
@@ -65,6 +78,7 @@ def create_app(settings: Settings, *, dsn: str) -> web.Application:
         rest_admin.routes,
         rest_wallets.routes,
         rest_catalog.routes,
+        rest_gateways.routes,
     ):
         app.add_routes(table)
     app.cleanup_ctx.append(_services)
@@ -83,11 +97,15 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     fanout: AvailabilityFanout | None = None
     sessions: SessionControl | None = None
     gateway: SocketGateway | None = None
+    gateways: GatewayDirectory | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        gateways = GatewayDirectory(db, app.get(SECRET_BOX))
+        await gateways.check_stored_credentials()
+        app[keys.GATEWAYS] = gateways
         started_ray = ensure_ray(settings.ray_address, namespace=settings.ray_namespace)
         shards = ShardPool(
             dsn=dsn,
@@ -157,6 +175,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             await shards.stop()
         if wallet_shards is not None:
             await wallet_shards.stop()
+        if gateways is not None:
+            await gateways.aclose()
         await db.close()
         if started_ray:
             ray.shutdown()

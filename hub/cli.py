@@ -6,16 +6,26 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from hub.settings import Settings
 
+if TYPE_CHECKING:
+    from storage.gateway_credentials import DemoGatewayAccount
+
 log = logging.getLogger("seva")
+
+SECRET_KEY_FILE = "secret-key"
 
 
 @contextlib.asynccontextmanager
@@ -34,6 +44,49 @@ async def database(settings: Settings) -> AsyncIterator[str]:
         yield dsn
     finally:
         await asyncio.to_thread(cluster.stop)
+
+
+def resolve_secret_key(settings: Settings) -> SecretStr | None:
+    """The key that seals gateway credentials: ``SEVA_SECRET_KEY`` if set; on the embedded
+    default, the one kept in ``SEVA_DATA_DIR/secret-key`` (made on first use, mode 0600, so
+    that a restart can still decrypt); with an external ``DATABASE_URL`` and no key, ``None``:
+    the hub then refuses to store credentials, and to start if some are stored.
+
+    Raises ``ValueError`` naming the source of a key that is not base64 of 32 bytes (never
+    the key itself)."""
+    from protocols.secretbox import decode_key
+
+    if settings.secret_key is not None:
+        try:
+            decode_key(settings.secret_key.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(f"SEVA_SECRET_KEY: {exc}") from None
+        return settings.secret_key
+    if settings.database_url is not None:
+        return None
+    path = settings.data_dir.resolve() / SECRET_KEY_FILE
+    key = _read_or_create_key(path)
+    try:
+        decode_key(key)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return SecretStr(key)
+
+
+def _read_or_create_key(path: Path) -> str:
+    from protocols.secretbox import generate_key
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return path.read_text().strip()
+    key = generate_key()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{key}\n")
+    return key
 
 
 async def _migrate(settings: Settings) -> None:
@@ -91,6 +144,84 @@ async def _demo_seed(settings: Settings) -> None:
     print("demo data seeded")
 
 
+@dataclass(frozen=True)
+class DemoEmulators:
+    """The gateway emulators ``seva serve --demo`` runs in-process, and the demo tenants'
+    merchant accounts at them."""
+
+    urls: Mapping[str, str]
+    accounts: Sequence[DemoGatewayAccount]
+
+    async def register_merchants(self, hub_url: str | None) -> None:
+        """Upsert every demo merchant at its emulator, its webhooks going to the hub's routes
+        ``/api/v1/webhooks/<gateway>/<tenant_id>`` under ``hub_url`` (none while unknown)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession(raise_for_status=True) as http:
+            for account in self.accounts:
+                webhook_url = (
+                    f"{hub_url}/api/v1/webhooks/{account.gateway}/{account.tenant_id}"
+                    if hub_url
+                    else None
+                )
+                merchant: dict[str, str | None]
+                if account.gateway == "razorpay":
+                    merchant = {
+                        "key_id": account.key_id,
+                        "key_secret": account.key_secret,
+                        "webhook_secret": account.webhook_secret,
+                        "webhook_url": webhook_url,
+                    }
+                else:
+                    merchant = {
+                        "client_id": account.key_id,
+                        "client_secret": account.key_secret,
+                        "webhook_url": webhook_url,
+                    }
+                url = f"{self.urls[account.gateway]}/_emulator/merchants"
+                async with http.post(url, json=merchant):
+                    pass
+
+
+@contextlib.asynccontextmanager
+async def demo_emulators(dsn: str, secret_key: SecretStr) -> AsyncIterator[DemoEmulators]:
+    """Start both gateway emulators on free loopback ports and point every demo tenant's
+    ``tenant_gateways`` rows at them (Razorpay first); stop them on exit. Their state is in
+    memory: every start has fresh emulators on new ports, and the rows follow."""
+    from protocols.gateways.emulators import (
+        CashfreeEmulatorConfig,
+        RazorpayEmulatorConfig,
+        create_cashfree_emulator,
+        create_razorpay_emulator,
+        run_emulator,
+    )
+    from protocols.secretbox import SecretBox
+    from storage.demo import DEMO_TENANTS
+    from storage.gateway_credentials import seed_demo_gateways
+
+    box = SecretBox.from_base64(secret_key.get_secret_value())
+    async with (
+        run_emulator(create_razorpay_emulator(RazorpayEmulatorConfig())) as razorpay_url,
+        run_emulator(create_cashfree_emulator(CashfreeEmulatorConfig())) as cashfree_url,
+    ):
+        urls = {"razorpay": razorpay_url, "cashfree": cashfree_url}
+        conn = await asyncpg.connect(dsn)
+        try:
+            accounts = await seed_demo_gateways(
+                conn, box, slugs=[t.slug for t in DEMO_TENANTS], emulator_urls=urls
+            )
+        finally:
+            await conn.close()
+        yield DemoEmulators(urls=urls, accounts=accounts)
+
+
+def _loopback_url(host: str, port: int) -> str:
+    """How a process on this machine reaches the hub (wildcard binds answer on 127.0.0.1)."""
+    if host in ("", "0.0.0.0", "::", "localhost"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def _serve(settings: Settings) -> None:
     from hub.app import create_app
 
@@ -98,10 +229,24 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with database(settings) as dsn:
+    async with database(settings) as dsn, contextlib.AsyncExitStack() as demo_stack:
+        secret_key = resolve_secret_key(settings)
+        emulators: DemoEmulators | None = None
         if settings.demo:
             await _seed(dsn)
-        runner = web.AppRunner(create_app(settings, dsn=dsn), handle_signals=False)
+            if secret_key is None:
+                log.warning(
+                    "demo payment gateways are off: with DATABASE_URL set, SEVA_SECRET_KEY is "
+                    "needed to store their credentials"
+                )
+            else:
+                emulators = await demo_stack.enter_async_context(demo_emulators(dsn, secret_key))
+                await emulators.register_merchants(
+                    _loopback_url(settings.host, settings.port) if settings.port else None
+                )
+        runner = web.AppRunner(
+            create_app(settings, dsn=dsn, secret_key=secret_key), handle_signals=False
+        )
         await runner.setup()
         # ray.init (during setup) installs its own SIGTERM handler that exits at once; ours
         # must win so that Ctrl-C and SIGTERM stop the hub, Ray and PostgreSQL in order.
@@ -110,7 +255,10 @@ async def _serve(settings: Settings) -> None:
         try:
             site = web.TCPSite(runner, settings.host, settings.port)
             await site.start()
-            _announce(settings, runner)
+            host, port = _bound(settings, runner)
+            if emulators is not None and port != settings.port:
+                await emulators.register_merchants(_loopback_url(host, port))
+            _announce(settings, runner, emulators)
             await stop.wait()
             print("stopping ...", flush=True)
         finally:
@@ -118,12 +266,17 @@ async def _serve(settings: Settings) -> None:
     print("stopped", flush=True)
 
 
-def _announce(settings: Settings, runner: web.AppRunner) -> None:
-    host, port = settings.host, settings.port
+def _bound(settings: Settings, runner: web.AppRunner) -> tuple[str, int]:
     for address in runner.addresses:
         if isinstance(address, tuple):
-            host, port = address[0], address[1]
-            break
+            return address[0], address[1]
+    return settings.host, settings.port
+
+
+def _announce(
+    settings: Settings, runner: web.AppRunner, emulators: DemoEmulators | None = None
+) -> None:
+    host, port = _bound(settings, runner)
     url = f"http://{host}:{port}"
     print(f"Seva Hub is serving on {url}  (Socket.IO at {url}/socket.io/)", flush=True)
     if settings.demo:
@@ -143,6 +296,10 @@ def _announce(settings: Settings, runner: web.AppRunner) -> None:
                 print(f"  {role:<14} {email:<42} {demo_password(role)}", flush=True)
         admin = demo_password("platform_admin")
         print(f"  {'platform_admin':<14} {PLATFORM_ADMIN_EMAIL:<42} {admin}", flush=True)
+        if emulators is not None:
+            print("gateway emulators (to pay: POST <url>/_emulator/orders/<id>/pay):", flush=True)
+            for name, emulator_url in emulators.urls.items():
+                print(f"  {name:<14} {emulator_url}", flush=True)
     print("press Ctrl-C to stop", flush=True)
 
 

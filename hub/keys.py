@@ -9,6 +9,7 @@ from aiohttp import web
 from actors.pool import ShardPool
 from hub.auth import Passwords
 from hub.fanout import AvailabilityFanout
+from hub.gateway_directory import GatewayDirectory
 from hub.guard import SESSIONS, TOKENS
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
@@ -28,11 +29,13 @@ SOCKETS = web.AppKey("sockets", SocketGateway)
 WALLET_SHARDS = web.AppKey("wallet_shards", ShardPool)
 WALLETS = web.AppKey("wallets", WalletService)
 HOLD_PAYMENTS = web.AppKey("hold_payments", HoldPayments)
+GATEWAYS = web.AppKey("gateways", GatewayDirectory)
 
 __all__ = [
     "DB",
     "DSN",
     "FANOUT",
+    "GATEWAYS",
     "HOLDS",
     "HOLD_PAYMENTS",
     "PASSWORDS",

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=None, description='JSON {"kid": "secret", ...}; overrides jwt_secret'
     )
     jwt_active_kid: str | None = None
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 bytes: encrypts gateway secrets at rest (AES-256-GCM); unset = "
+        "kept in data_dir/secret-key on the embedded default, refused with DATABASE_URL",
+    )
     refresh_token_ttl_secs: int = Field(default=30 * 86_400, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_secs: int = Field(default=900, ge=1)

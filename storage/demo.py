@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from storage.gateway_credentials import describe_demo_gateways
+
 DEMO_DAYS = 7
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -189,11 +191,15 @@ async def _insert_user(
 
 
 async def describe_demo(conn: asyncpg.Connection, *, today: date | None = None) -> dict[str, Any]:
-    """What ``GET /api/v1/demo`` answers: tenants, resources, upcoming slot ids, logins."""
+    """What ``GET /api/v1/demo`` answers: tenants, resources, upcoming slot ids, logins, and
+    the gateway emulators with each tenant's test key ids and webhook secrets."""
     start_day = today or datetime.now(IST).date()
     slugs = [t.slug for t in DEMO_TENANTS]
     tenants = await conn.fetch(
         "SELECT id, slug, name, kind FROM tenants WHERE slug = ANY($1::text[]) ORDER BY slug", slugs
+    )
+    emulators, tenant_gateways = await describe_demo_gateways(
+        conn, slugs_by_tenant={t["id"]: t["slug"] for t in tenants}
     )
     out: list[dict[str, Any]] = []
     for t in tenants:
@@ -236,6 +242,7 @@ async def describe_demo(conn: asyncpg.Connection, *, today: date | None = None) 
                 "name": t["name"],
                 "kind": t["kind"],
                 "resources": res_out,
+                "gateways": tenant_gateways.get(t["id"], {}),
             }
         )
     users: list[dict[str, str | None]] = [
@@ -256,4 +263,4 @@ async def describe_demo(conn: asyncpg.Connection, *, today: date | None = None) 
             "tenant": None,
         }
     )
-    return {"tenants": out, "users": users}
+    return {"tenants": out, "users": users, "gateways": emulators}

@@ -6,26 +6,40 @@ own tenant, so tests do not see each other's data.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
 import ray
-from aiohttp import web
+from aiohttp import ClientSession, web
+from pydantic import SecretStr
 
 from hub import keys
 from hub.app import create_app
 from hub.settings import Settings
+from protocols.gateways.emulators import (
+    CashfreeEmulatorConfig,
+    RazorpayEmulatorConfig,
+    create_cashfree_emulator,
+    create_razorpay_emulator,
+    run_emulator,
+)
+from protocols.gateways.interface import GatewayCredentials
 from storage.cluster import LocalPostgres
+from storage.gateway_credentials import api_base_url
 from storage.migrate import apply_migrations
 from tests.support import Hub
 
 TEST_JWT_SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
+# Seals tenants' gateway credentials in the shared test database (every hub uses this one).
+TEST_SECRET_KEY = base64.b64encode(b"seva-test-secret-key-32-bytes!!!").decode()
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +91,7 @@ def hub_settings(**overrides: object) -> Settings:
         "shards": 2,
         "ray_namespace": f"seva-test-{uuid.uuid4().hex[:8]}",
         "jwt_secret": TEST_JWT_SECRET,
+        "secret_key": TEST_SECRET_KEY,
         "socket_events_per_sec": 10_000.0,
         "socket_burst": 10_000,
         # Every test logs in from 127.0.0.1: the throttling test uses hubs of its own.
@@ -102,3 +117,89 @@ async def hub(migrated_dsn: str, ray_session: None) -> AsyncIterator[Hub]:
     handle, runner = await start_hub(hub_settings(), migrated_dsn)
     yield handle
     await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class EmulatorMerchant:
+    """A merchant registered at one of the session's gateway emulators. ``base_url`` is what an
+    adapter needs (Cashfree's API is under ``/pg``); ``emulator_url`` serves ``/_emulator``.
+    Cashfree signs webhooks with the client secret: its ``webhook_secret`` is ``key_secret``."""
+
+    gateway: str
+    key_id: str
+    key_secret: str
+    webhook_secret: str
+    base_url: str
+    emulator_url: str
+
+    def credentials(self) -> GatewayCredentials:
+        return GatewayCredentials(
+            key_id=self.key_id,
+            key_secret=SecretStr(self.key_secret),
+            webhook_secrets=(SecretStr(self.webhook_secret),),
+            base_url=self.base_url,
+        )
+
+
+@dataclass(frozen=True)
+class GatewayEmulators:
+    """Both gateway emulators, in-process for the whole session. Each test registers its own
+    merchants (they are isolated from each other); a test that sets faults or webhook modes
+    (``POST /_emulator/faults``, ``/_emulator/webhooks/mode``) must reset them with ``{}``."""
+
+    razorpay_url: str
+    cashfree_url: str
+
+    def url(self, gateway: str) -> str:
+        return self.razorpay_url if gateway == "razorpay" else self.cashfree_url
+
+    async def register_merchant(
+        self, gateway: str, *, webhook_url: str | None = None
+    ) -> EmulatorMerchant:
+        """A new merchant with fresh random credentials, webhooks to ``webhook_url``."""
+        tag = uuid.uuid4().hex[:12]
+        if gateway == "razorpay":
+            merchant = EmulatorMerchant(
+                gateway,
+                f"rzp_test_{tag}",
+                f"ks-{tag}",
+                f"whs-{tag}",
+                self.razorpay_url,
+                self.razorpay_url,
+            )
+            body = {
+                "key_id": merchant.key_id,
+                "key_secret": merchant.key_secret,
+                "webhook_secret": merchant.webhook_secret,
+                "webhook_url": webhook_url,
+            }
+        else:
+            secret = f"cs-{tag}"
+            merchant = EmulatorMerchant(
+                gateway,
+                f"cf_test_{tag}",
+                secret,
+                secret,
+                api_base_url(gateway, self.cashfree_url),
+                self.cashfree_url,
+            )
+            body = {
+                "client_id": merchant.key_id,
+                "client_secret": merchant.key_secret,
+                "webhook_url": webhook_url,
+            }
+        async with (
+            ClientSession(raise_for_status=True) as http,
+            http.post(f"{merchant.emulator_url}/_emulator/merchants", json=body),
+        ):
+            pass
+        return merchant
+
+
+@pytest.fixture(scope="session")
+async def gateway_emulators() -> AsyncIterator[GatewayEmulators]:
+    async with (
+        run_emulator(create_razorpay_emulator(RazorpayEmulatorConfig())) as razorpay_url,
+        run_emulator(create_cashfree_emulator(CashfreeEmulatorConfig())) as cashfree_url,
+    ):
+        yield GatewayEmulators(razorpay_url=razorpay_url, cashfree_url=cashfree_url)

@@ -15,7 +15,7 @@ because every breaker is open. Pure: the clock is passed in, nothing here does I
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -120,6 +120,12 @@ class GatewayRouter:
         )
         healthy = [n for n in by_fee if self._breakers[n].allows(now)]
         return healthy + [n for n in by_fee if n not in healthy]
+
+    def preference_among(
+        self, amount_paise: int, gateways: Sequence[str], now: float
+    ) -> list[str]:
+        """:meth:`preference`, limited to ``gateways`` (those a tenant has configured)."""
+        return [g for g in self.preference(amount_paise, now) if g in gateways]
 
     def started(self, gateway: str, now: float) -> None:
         self._breakers[gateway].started(now)
