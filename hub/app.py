@@ -18,7 +18,16 @@ from pydantic import SecretStr
 
 from actors.pool import ShardPool
 from actors.wallet_shard import WalletShard
-from hub import keys, rest, rest_admin, rest_auth, rest_catalog, rest_gateways, rest_wallets
+from hub import (
+    keys,
+    rest,
+    rest_admin,
+    rest_auth,
+    rest_catalog,
+    rest_gateways,
+    rest_payments,
+    rest_wallets,
+)
 from hub.auth import Passwords, TokenIssuer
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
@@ -26,6 +35,8 @@ from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
+from hub.payment_jobs import PaymentJobs
+from hub.payments import PaymentService
 from hub.ray_runtime import ensure_ray
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
 from hub.sessions import SessionControl
@@ -33,6 +44,8 @@ from hub.settings import Settings
 from hub.sockets import SocketGateway
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
+from protocols.gateways.fees import DEFAULT_SCHEDULES
+from protocols.gateways.routing import GatewayRouter
 from protocols.secretbox import SecretBox
 from storage.migrate import apply_migrations
 
@@ -79,6 +92,7 @@ def create_app(
         rest_wallets.routes,
         rest_catalog.routes,
         rest_gateways.routes,
+        rest_payments.routes,
     ):
         app.add_routes(table)
     app.cleanup_ctx.append(_services)
@@ -98,6 +112,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     sessions: SessionControl | None = None
     gateway: SocketGateway | None = None
     gateways: GatewayDirectory | None = None
+    payment_jobs: PaymentJobs | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -150,6 +165,22 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await gateway.start()
         wallet_events = WalletEvents(dsn, gateway.push_wallet_event)
         await wallet_events.start()
+        payments = PaymentService(
+            db=db,
+            shards=shards,
+            wallets=wallets,
+            gateways=gateways,
+            router=GatewayRouter(DEFAULT_SCHEDULES),
+        )
+        payment_jobs = PaymentJobs(
+            db=db,
+            payments=payments,
+            reconcile_every_secs=settings.reconcile_every_secs,
+            reconcile_after_secs=settings.reconcile_after_secs,
+        )
+        await payment_jobs.start()
+        app[keys.PAYMENTS] = payments
+        app[keys.PAYMENT_JOBS] = payment_jobs
         app[keys.HOLD_PAYMENTS] = hold_payments
         app[keys.WALLET_SHARDS] = wallet_shards
         app[keys.WALLETS] = wallets
@@ -161,6 +192,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if payment_jobs is not None:
+            await payment_jobs.stop()
         if hold_payments is not None:
             await hold_payments.stop()
         if wallet_events is not None:

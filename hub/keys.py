@@ -13,6 +13,8 @@ from hub.gateway_directory import GatewayDirectory
 from hub.guard import SESSIONS, TOKENS
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
+from hub.payment_jobs import PaymentJobs
+from hub.payments import PaymentService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
 from hub.wallets import WalletService
@@ -29,6 +31,8 @@ SOCKETS = web.AppKey("sockets", SocketGateway)
 WALLET_SHARDS = web.AppKey("wallet_shards", ShardPool)
 WALLETS = web.AppKey("wallets", WalletService)
 HOLD_PAYMENTS = web.AppKey("hold_payments", HoldPayments)
+PAYMENTS = web.AppKey("payments", PaymentService)
+PAYMENT_JOBS = web.AppKey("payment_jobs", PaymentJobs)
 GATEWAYS = web.AppKey("gateways", GatewayDirectory)
 
 __all__ = [
@@ -39,6 +43,8 @@ __all__ = [
     "HOLDS",
     "HOLD_PAYMENTS",
     "PASSWORDS",
+    "PAYMENTS",
+    "PAYMENT_JOBS",
     "SESSIONS",
     "SETTINGS",
     "SHARDS",

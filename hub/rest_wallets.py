@@ -101,8 +101,9 @@ async def _resolve_hold(request: web.Request, action: str) -> web.Response:
         raise Invalid("pending id is too long")
     if action == "post":
         body: Any = await json_body(request, PostWalletHold)
-        spec: Any = PostSpec(_transfer_id(request, principal, body.transfer_id), pending_id,
-                             body.amount)
+        spec: Any = PostSpec(
+            _transfer_id(request, principal, body.transfer_id), pending_id, body.amount
+        )
     else:
         body = await json_body(request, VoidWalletHold)
         spec = VoidSpec(_transfer_id(request, principal, body.transfer_id), pending_id)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     socket_events_per_sec: float = Field(default=50.0, gt=0)
     socket_burst: int = Field(default=100, ge=1)
     max_socket_payload_bytes: int = Field(default=65_536, ge=1024)
+    reconcile_every_secs: float = Field(default=30.0, gt=0)
+    reconcile_after_secs: float = Field(default=120.0, ge=0)
     log_level: str = "INFO"
     demo: bool = False
 

@@ -1,0 +1,669 @@
+"""Payments through Razorpay and Cashfree: intents, routed attempts with failover, captures
+applied exactly once, refunds, and reconciliation.
+
+An *intent* is what is paid for (a slot hold, or a wallet top-up); each *attempt* is one order
+at one gateway (its id is our receipt/order id there, so creating it again is idempotent).
+Gateways are tried cheapest-healthy first (:class:`GatewayRouter`); a failover makes a new
+attempt on the next gateway only when the first could not have taken money (the order was
+never handed to the customer).
+
+Captures are forward-only and exactly once: the intent row is locked while its status moves
+``created → captured`` (a late ``failed`` is ignored), and everything that follows — confirming
+the hold, crediting the wallet, the ledger entries, an automatic refund — uses fixed ids, so
+repeating it (duplicate webhooks, the checkout callback, reconciliation, a retry after a crash)
+changes nothing. Every captured rupee ends as exactly one confirmed booking, one wallet credit,
+or one refund (``outcome``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from actors.commands import ConfirmHoldCommand, CreateHoldCommand, ReleaseHoldCommand
+from actors.ledger import LedgerOp, TransferSpec
+from actors.pool import ShardPool
+from hub.auth import Principal
+from hub.wallets import WalletService
+from protocols.errors import (
+    Conflict,
+    GatewayRejected,
+    GatewayUnavailable,
+    Invalid,
+    NotFound,
+    SevaError,
+    Unavailable,
+)
+from protocols.gateways.fees import FeeSchedule
+from protocols.gateways.interface import (
+    OrderRequest,
+    PaymentGateway,
+    PaymentStatus,
+    RefundRequest,
+    RefundStatus,
+)
+from protocols.gateways.routing import GatewayRouter
+from storage import ledger as ledger_db
+from storage import payments as store
+from storage.tenancy import tenant_scope
+
+log = logging.getLogger(__name__)
+
+RECONCILE_LOCK_KEY = 0x5E7A_0005
+FALLBACK_PHONE = "9999999999"  # Cashfree insists on one; users without a phone get this
+
+
+class TenantGatewayLike(Protocol):
+    name: str
+    fees: FeeSchedule
+    adapter: PaymentGateway
+
+
+class GatewaySource(Protocol):
+    """Where a tenant's configured gateways come from (``hub.gateway_directory``)."""
+
+    async def gateways_for(self, tenant_id: UUID) -> Sequence[TenantGatewayLike]: ...
+
+
+@dataclass(frozen=True)
+class Checkout:
+    gateway: str
+    gateway_order_id: str
+    attempt_id: UUID
+    amount_paise: int
+    checkout_token: str | None
+
+
+class PaymentService:
+    def __init__(
+        self,
+        *,
+        db: asyncpg.Pool,
+        shards: ShardPool,
+        wallets: WalletService,
+        gateways: GatewaySource,
+        router: GatewayRouter,
+    ) -> None:
+        self._db = db
+        self._shards = shards
+        self._wallets = wallets
+        self._gateways = gateways
+        self._router = router
+
+    # -- starting a payment --------------------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        purpose: str,
+        hold_id: UUID | None,
+        amount_paise: int | None,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """An intent and an open gateway order for it (the same ones again for the same key)."""
+        tenant_id = _tenant(principal)
+        wallet_id = None
+        if purpose == "hold":
+            if hold_id is None or amount_paise is not None:
+                raise Invalid("a hold payment names hold_id and no amount (the hold's price)")
+            async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+                found = await store.hold_price(conn, tenant_id=tenant_id, hold_id=hold_id)
+            if found is None or found[0] != principal.user_id:
+                raise NotFound("no such hold", {"hold_id": str(hold_id)})
+            _user, status, amount, _slot, _qty = found
+            if status != "held":
+                raise Conflict(f"hold is {status}", {"status": status})
+            if amount <= 0:
+                raise Conflict("this hold is free: confirm it without paying")
+        else:
+            if hold_id is not None or amount_paise is None:
+                raise Invalid("a wallet top-up names amount_paise and no hold_id")
+            amount = amount_paise
+            async with self._db.acquire() as conn:
+                wallet_id = await ledger_db.ensure_account(
+                    conn,
+                    code="user_wallet",
+                    currency="INR",
+                    tenant_id=tenant_id,
+                    owner_user_id=principal.user_id,
+                    limited=True,
+                )
+        async with self._db.acquire() as conn:
+            intent = await store.create_intent(
+                conn,
+                intent_id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                user_id=principal.user_id,
+                purpose=purpose,
+                hold_id=hold_id,
+                wallet_id=wallet_id,
+                amount_paise=amount,
+                idempotency_key=idempotency_key,
+            )
+            attempts = await store.attempts_of(conn, intent_id=intent.intent_id)
+        if (intent.purpose, intent.hold_id, intent.amount_paise) != (purpose, hold_id, amount):
+            raise Conflict(
+                "idempotency key was already used for a different payment",
+                {"reason": "exists_with_different_fields", "payment_id": str(intent.intent_id)},
+            )
+        open_attempt = next((a for a in attempts if a.status in ("open", "paid")), None)
+        if intent.status == "created" and open_attempt is None:
+            await self._open_attempt(intent, principal)
+        return await self.view(intent.intent_id)
+
+    async def _open_attempt(self, intent: store.Intent, principal: Principal) -> Checkout:
+        configured = {g.name: g for g in await self._gateways.gateways_for(intent.tenant_id)}
+        if not configured:
+            raise Unavailable("this tenant has no payment gateway configured")
+        order = self._router.preference_among(intent.amount_paise, list(configured), time.time())
+        last_error: SevaError | None = None
+        for name in order:
+            gateway = configured[name]
+            attempt_id = uuid.uuid4()
+            async with self._db.acquire() as conn:
+                await store.insert_attempt(
+                    conn,
+                    attempt_id=attempt_id,
+                    intent=intent,
+                    gateway=name,
+                    fee_paise=gateway.fees.fee_paise(intent.amount_paise),
+                )
+            self._router.started(name, time.time())
+            try:
+                created = await gateway.adapter.create_order(
+                    OrderRequest(
+                        attempt_id=attempt_id.hex,
+                        amount_paise=intent.amount_paise,
+                        customer_id=principal.user_id.hex,
+                        customer_phone=FALLBACK_PHONE,
+                        notes={"payment_id": str(intent.intent_id)},
+                    )
+                )
+            except (GatewayUnavailable, GatewayRejected) as exc:
+                # No order reached the customer, so no money can have been taken: try the next.
+                self._router.record(name, ok=isinstance(exc, GatewayRejected), now=time.time())
+                async with self._db.acquire() as conn:
+                    await store.update_attempt(
+                        conn, attempt_id=attempt_id, status="error", error=exc.message[:500]
+                    )
+                last_error = exc
+                log.warning("gateway %s failed to create an order: %s", name, exc)
+                continue
+            self._router.record(name, ok=True, now=time.time())
+            async with self._db.acquire() as conn:
+                await store.update_attempt(
+                    conn,
+                    attempt_id=attempt_id,
+                    status="open",
+                    gateway_order_id=created.gateway_order_id,
+                )
+            return Checkout(
+                name,
+                created.gateway_order_id,
+                attempt_id,
+                intent.amount_paise,
+                created.checkout_token,
+            )
+        raise GatewayUnavailable("no payment gateway could take this payment; retry") from (
+            last_error
+        )
+
+    async def view(self, intent_id: UUID, principal: Principal | None = None) -> dict[str, Any]:
+        async with self._db.acquire() as conn:
+            intent = await store.get_intent(conn, intent_id=intent_id)
+            if intent is None or (principal is not None and not _may_see(principal, intent)):
+                raise NotFound("no such payment", {"payment_id": str(intent_id)})
+            attempts = await store.attempts_of(conn, intent_id=intent_id)
+            refunds = await store.refunds_of(conn, intent_id=intent_id)
+        live = next((a for a in reversed(attempts) if a.status in ("open", "paid")), None)
+        return {
+            "payment_id": str(intent.intent_id),
+            "purpose": intent.purpose,
+            "hold_id": str(intent.hold_id) if intent.hold_id else None,
+            "amount_paise": intent.amount_paise,
+            "status": intent.status,
+            "outcome": intent.outcome,
+            "captured_paise": intent.captured_paise,
+            "refunded_paise": intent.refunded_paise,
+            "checkout": {
+                "gateway": live.gateway,
+                "gateway_order_id": live.gateway_order_id,
+                "attempt_id": str(live.attempt_id),
+            }
+            if live
+            else None,
+            "attempts": [
+                {
+                    "attempt_id": str(a.attempt_id),
+                    "gateway": a.gateway,
+                    "status": a.status,
+                    "gateway_order_id": a.gateway_order_id,
+                    "fee_paise": a.fee_paise,
+                }
+                for a in attempts
+            ],
+            "refunds": [
+                {
+                    "refund_id": str(r.refund_id),
+                    "amount_paise": r.amount_paise,
+                    "status": r.status,
+                    "reason": r.reason,
+                }
+                for r in refunds
+            ],
+        }
+
+    # -- the checkout callback -----------------------------------------------------------------
+
+    async def verify_checkout(
+        self,
+        principal: Principal,
+        intent_id: UUID,
+        *,
+        gateway_order_id: str,
+        gateway_payment_id: str,
+        signature: str,
+    ) -> dict[str, Any]:
+        """Razorpay's checkout handler: the signature must match the order id *we* stored."""
+        async with self._db.acquire() as conn:
+            intent = await store.get_intent(conn, intent_id=intent_id)
+            attempts = await store.attempts_of(conn, intent_id=intent_id) if intent else []
+        if intent is None or not _may_see(principal, intent):
+            raise NotFound("no such payment", {"payment_id": str(intent_id)})
+        attempt = next((a for a in attempts if a.gateway_order_id == gateway_order_id), None)
+        if attempt is None:
+            raise Invalid("this order does not belong to this payment")
+        adapter = await self._adapter(intent.tenant_id, attempt.gateway)
+        adapter.verify_checkout_signature(
+            gateway_order_id=gateway_order_id,
+            gateway_payment_id=gateway_payment_id,
+            signature=signature,
+        )
+        await self.settle_from_gateway(intent.tenant_id, attempt)
+        return await self.view(intent_id)
+
+    async def settle_from_gateway(self, tenant_id: UUID, attempt: store.Attempt) -> str | None:
+        """Ask the gateway what happened to an attempt's order and apply it."""
+        if attempt.gateway_order_id is None:
+            return None
+        adapter = await self._adapter(tenant_id, attempt.gateway)
+        payments = await adapter.fetch_payments(attempt.gateway_order_id)
+        captured = [p for p in payments if p.status is PaymentStatus.CAPTURED]
+        if captured:
+            return await self.on_captured(
+                attempt.gateway, attempt.gateway_order_id, captured[0].amount_paise
+            )
+        order = await adapter.fetch_order(attempt.gateway_order_id)
+        if order.status.value in ("failed", "expired") or (
+            payments
+            and all(p.status is PaymentStatus.FAILED for p in payments)
+            and order.status.value != "paid"
+        ):
+            return await self.on_failed(attempt.gateway, attempt.gateway_order_id)
+        return None
+
+    # -- applying gateway outcomes (webhooks, callback, reconciliation) ------------------------
+
+    async def on_captured(self, gateway: str, gateway_order_id: str, amount_paise: int) -> str:
+        """Apply a capture, exactly once; returns the intent's outcome."""
+        async with self._db.acquire() as conn, conn.transaction():
+            attempt = await store.attempt_by_order(
+                conn, gateway=gateway, gateway_order_id=gateway_order_id
+            )
+            if attempt is None:
+                raise NotFound("no payment attempt for this order", {"order": gateway_order_id})
+            intent = await store.get_intent(conn, intent_id=attempt.intent_id, for_update=True)
+            assert intent is not None
+            if intent.status == "captured" and intent.captured_attempt_id != attempt.attempt_id:
+                duplicate = True
+            else:
+                duplicate = False
+                if intent.status != "captured":
+                    await store.mark_captured(
+                        conn,
+                        intent_id=intent.intent_id,
+                        attempt_id=attempt.attempt_id,
+                        amount_paise=amount_paise,
+                    )
+            intent = await store.get_intent(conn, intent_id=attempt.intent_id)
+            assert intent is not None
+        if duplicate:
+            # The customer paid twice (two attempts): give the second payment back.
+            await self._refund_attempt(
+                intent, attempt, amount_paise, key=f"dup:{attempt.attempt_id}"
+            )
+            return "refunded_duplicate"
+        return await self._fulfil(intent)
+
+    async def on_failed(self, gateway: str, gateway_order_id: str) -> str:
+        """A failed payment releases the hold — unless the intent was captured (late event)."""
+        async with self._db.acquire() as conn, conn.transaction():
+            attempt = await store.attempt_by_order(
+                conn, gateway=gateway, gateway_order_id=gateway_order_id
+            )
+            if attempt is None:
+                raise NotFound("no payment attempt for this order", {"order": gateway_order_id})
+            intent = await store.get_intent(conn, intent_id=attempt.intent_id, for_update=True)
+            assert intent is not None
+            if intent.status == "captured":
+                return "ignored_after_capture"
+            if attempt.status != "paid":
+                await store.update_attempt(conn, attempt_id=attempt.attempt_id, status="failed")
+            await store.mark_failed(conn, intent_id=intent.intent_id)
+        if intent.purpose == "hold" and intent.hold_id is not None:
+            with contextlib.suppress(Conflict):  # confirmed or gone already
+                await self._shards.execute(
+                    ReleaseHoldCommand(intent.tenant_id, intent.user_id, intent.hold_id, True)
+                )
+        return "failed"
+
+    async def _fulfil(self, intent: store.Intent) -> str:
+        if intent.outcome is not None:
+            return intent.outcome
+        async with self._db.acquire() as conn:
+            attempts = await store.attempts_of(conn, intent_id=intent.intent_id)
+        attempt = next(a for a in attempts if a.attempt_id == intent.captured_attempt_id)
+        if intent.purpose == "wallet_topup":
+            outcome = await self._credit_wallet(intent, attempt)
+        else:
+            outcome = await self._confirm_booking(intent, attempt)
+        async with self._db.acquire() as conn:
+            await store.set_outcome(conn, intent_id=intent.intent_id, outcome=outcome)
+        return outcome
+
+    async def _confirm_booking(self, intent: store.Intent, attempt: store.Attempt) -> str:
+        assert intent.hold_id is not None
+        hold_id = intent.hold_id
+        try:
+            await self._shards.execute(ConfirmHoldCommand(intent.tenant_id, hold_id))
+        except Conflict:
+            # The hold expired or was released before the money came: hold again if places
+            # remain (same slot, same quantity), else give the money back.
+            async with self._db.acquire() as conn:
+                found = await store.hold_price(conn, tenant_id=intent.tenant_id, hold_id=hold_id)
+            assert found is not None
+            _user, _status, _amount, slot_id, qty = found
+            try:
+                again = await self._shards.execute(
+                    CreateHoldCommand(
+                        intent.tenant_id, intent.user_id, slot_id, qty, f"repay:{intent.intent_id}"
+                    )
+                )
+                await self._shards.execute(ConfirmHoldCommand(intent.tenant_id, again.hold_id))
+            except Conflict:
+                await self._book_capture(intent, attempt)
+                await self._refund_attempt(
+                    intent, attempt, intent.captured_paise, key=f"unfulfillable:{intent.intent_id}"
+                )
+                return "refunded_unfulfillable"
+        await self._book_capture(intent, attempt)
+        return "booking_confirmed"
+
+    async def _book_capture(self, intent: store.Intent, attempt: store.Attempt) -> None:
+        """Gateway clearing → tenant payable (net of the fee) and → gateway fees."""
+        async with self._db.acquire() as conn:
+            clearing = await ledger_db.ensure_account(conn, code="gateway_clearing", currency="INR")
+            payable = await ledger_db.ensure_account(
+                conn, code="tenant_payable", currency="INR", tenant_id=intent.tenant_id
+            )
+            fees = await ledger_db.ensure_account(conn, code="gateway_fees", currency="INR")
+        fee = min(attempt.fee_paise, intent.captured_paise)
+        ops: list[LedgerOp] = []
+        if intent.captured_paise - fee > 0:
+            ops.append(
+                TransferSpec(
+                    f"pay:{intent.intent_id}:net",
+                    clearing,
+                    payable,
+                    intent.captured_paise - fee,
+                    code="payment_captured",
+                )
+            )
+        if fee > 0:
+            ops.append(
+                TransferSpec(f"pay:{intent.intent_id}:fee", clearing, fees, fee, code="gateway_fee")
+            )
+        if ops:
+            await self._wallets.apply(tuple(ops))
+
+    async def _credit_wallet(self, intent: store.Intent, attempt: store.Attempt) -> str:
+        assert intent.wallet_id is not None
+        async with self._db.acquire() as conn:
+            clearing = await ledger_db.ensure_account(conn, code="gateway_clearing", currency="INR")
+            revenue = await ledger_db.ensure_account(conn, code="platform_revenue", currency="INR")
+            fees = await ledger_db.ensure_account(conn, code="gateway_fees", currency="INR")
+        await self._wallets.apply(
+            (
+                TransferSpec(
+                    f"pay:{intent.intent_id}:topup",
+                    clearing,
+                    intent.wallet_id,
+                    intent.captured_paise,
+                    code="wallet_topup",
+                ),
+            )
+        )
+        if attempt.fee_paise > 0:
+            # The platform bears the gateway's fee on top-ups: the wallet gets every rupee.
+            await self._wallets.apply(
+                (
+                    TransferSpec(
+                        f"pay:{intent.intent_id}:fee",
+                        revenue,
+                        fees,
+                        attempt.fee_paise,
+                        code="gateway_fee",
+                    ),
+                )
+            )
+        return "wallet_credited"
+
+    # -- refunds -------------------------------------------------------------------------------
+
+    async def refund(
+        self,
+        principal: Principal,
+        intent_id: UUID,
+        *,
+        amount_paise: int | None,
+        reason: str,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """Refund (part of) a captured payment on the gateway that captured it. The cap is
+        captured minus refunded; the same key returns the same refund."""
+        async with self._db.acquire() as conn, conn.transaction():
+            intent = await store.get_intent(conn, intent_id=intent_id, for_update=True)
+            if intent is None or not principal.may_act_in(intent.tenant_id):
+                raise NotFound("no such payment", {"payment_id": str(intent_id)})
+            existing = {
+                r.idempotency_key: r for r in await store.refunds_of(conn, intent_id=intent_id)
+            }
+            prior = existing.get(idempotency_key)
+            if prior is None:
+                if intent.status != "captured":
+                    raise Conflict(
+                        "only a captured payment can be refunded", {"status": intent.status}
+                    )
+                left = intent.captured_paise - intent.refunded_paise
+                amount = left if amount_paise is None else amount_paise
+                if amount <= 0 or amount > left:
+                    raise Conflict(
+                        "refund exceeds what was captured and not yet refunded",
+                        {"reason": "exceeds_captured", "refundable_paise": left},
+                    )
+            else:
+                amount = prior.amount_paise
+                if amount_paise is not None and amount_paise != prior.amount_paise:
+                    raise Conflict(
+                        "idempotency key was already used for a different refund",
+                        {"reason": "exists_with_different_amount"},
+                    )
+            refund, _made = await store.insert_refund(
+                conn,
+                refund_id=uuid.uuid4(),
+                intent=intent,
+                amount_paise=amount,
+                reason=reason,
+                idempotency_key=idempotency_key,
+            )
+            attempts = await store.attempts_of(conn, intent_id=intent_id)
+        attempt = next(a for a in attempts if a.attempt_id == intent.captured_attempt_id)
+        await self._send_refund(intent, attempt, refund)
+        return await self.view(intent_id)
+
+    async def _refund_attempt(
+        self, intent: store.Intent, attempt: store.Attempt, amount: int, *, key: str
+    ) -> None:
+        async with self._db.acquire() as conn, conn.transaction():
+            locked = await store.get_intent(conn, intent_id=intent.intent_id, for_update=True)
+            assert locked is not None
+            existing = {
+                r.idempotency_key: r
+                for r in await store.refunds_of(conn, intent_id=intent.intent_id)
+            }
+            refund = existing.get(key)
+            if refund is None:
+                if key.startswith("dup:"):
+                    # A second capture is not counted in captured_paise: count it now.
+                    await conn.execute(
+                        "UPDATE payment_intents SET captured_paise = captured_paise + $2 "
+                        "WHERE id = $1",
+                        intent.intent_id,
+                        amount,
+                    )
+                refund, _ = await store.insert_refund(
+                    conn,
+                    refund_id=uuid.uuid4(),
+                    intent=locked,
+                    amount_paise=amount,
+                    reason="automatic",
+                    idempotency_key=key,
+                )
+        await self._send_refund(intent, attempt, refund)
+
+    async def _send_refund(
+        self, intent: store.Intent, attempt: store.Attempt, refund: store.Refund
+    ) -> None:
+        if refund.status == "processed":
+            return
+        adapter = await self._adapter(intent.tenant_id, attempt.gateway)
+        assert attempt.gateway_order_id is not None
+        payments = await adapter.fetch_payments(attempt.gateway_order_id)
+        captured = next((p for p in payments if p.status is PaymentStatus.CAPTURED), None)
+        if captured is None:
+            raise Conflict("the gateway has no captured payment for this order")
+        done = await adapter.refund(
+            RefundRequest(
+                refund_id=refund.refund_id.hex,
+                gateway_order_id=attempt.gateway_order_id,
+                gateway_payment_id=captured.gateway_payment_id,
+                amount_paise=refund.amount_paise,
+                note=refund.reason[:200] or None,
+            )
+        )
+        status = (
+            "failed"
+            if done.status is RefundStatus.FAILED
+            else ("processed" if done.status is RefundStatus.PROCESSED else "pending")
+        )
+        async with self._db.acquire() as conn:
+            await store.update_refund(
+                conn,
+                refund_id=refund.refund_id,
+                status=status,
+                gateway_refund_id=done.gateway_refund_id,
+            )
+            clearing = await ledger_db.ensure_account(conn, code="gateway_clearing", currency="INR")
+            payable = await ledger_db.ensure_account(
+                conn, code="tenant_payable", currency="INR", tenant_id=intent.tenant_id
+            )
+        if intent.purpose == "hold":
+            # The tenant gives the money back; the gateway's fee is not returned.
+            await self._wallets.apply(
+                (
+                    TransferSpec(
+                        f"refund:{refund.refund_id}",
+                        payable,
+                        clearing,
+                        refund.amount_paise,
+                        code="payment_refunded",
+                    ),
+                )
+            )
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    async def reconcile_once(self, *, older_than_secs: float = 120.0) -> int:
+        """Poll the gateways for intents waiting too long and apply what really happened; one
+        runner at a time across hub processes (advisory lock). Returns how many changed."""
+        async with self._db.acquire() as lock_conn:
+            if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", RECONCILE_LOCK_KEY):
+                return 0
+            try:
+                return await self._reconcile(older_than_secs)
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock($1)", RECONCILE_LOCK_KEY)
+
+    async def _reconcile(self, older_than_secs: float) -> int:
+        async with self._db.acquire() as conn:
+            stale = await store.stale_intents(conn, older_than_secs=older_than_secs)
+        changed = 0
+        for intent in stale:
+            try:
+                if intent.status == "captured":
+                    await self._fulfil(intent)
+                    changed += 1
+                    continue
+                async with self._db.acquire() as conn:
+                    attempts = await store.attempts_of(conn, intent_id=intent.intent_id)
+                for attempt in attempts:
+                    if attempt.status == "open":
+                        outcome = await self.settle_from_gateway(intent.tenant_id, attempt)
+                        if outcome is not None:
+                            changed += 1
+                            break
+            except SevaError as exc:
+                log.warning("reconciling payment %s: %s", intent.intent_id, exc)
+        return changed
+
+    async def adapter_for(self, tenant_id: UUID, gateway: str) -> PaymentGateway:
+        """NotFound if the tenant has not configured (or disabled) this gateway."""
+        for configured in await self._gateways.gateways_for(tenant_id):
+            if configured.name == gateway:
+                return configured.adapter
+        raise NotFound(f"{gateway} is not configured for this tenant")
+
+    async def _adapter(self, tenant_id: UUID, gateway: str) -> PaymentGateway:
+        try:
+            return await self.adapter_for(tenant_id, gateway)
+        except NotFound as exc:
+            raise Unavailable(f"{gateway} is not configured for this tenant any more") from exc
+
+    async def apply_event(self, tenant_id: UUID, gateway: str, gateway_order_id: str) -> str:
+        """A webhook said something happened to an order: fetch the truth and apply it."""
+        async with self._db.acquire() as conn:
+            attempt = await store.attempt_by_order(
+                conn, gateway=gateway, gateway_order_id=gateway_order_id
+            )
+        if attempt is None or attempt.tenant_id != tenant_id:
+            return "unknown_order"
+        return await self.settle_from_gateway(tenant_id, attempt) or "no_change"
+
+
+def _tenant(principal: Principal) -> UUID:
+    if principal.tenant_id is None:
+        raise Invalid("payments are made by a tenant's users")
+    return principal.tenant_id
+
+
+def _may_see(principal: Principal, intent: store.Intent) -> bool:
+    return intent.user_id == principal.user_id or principal.is_staff_of(intent.tenant_id)

@@ -1,0 +1,145 @@
+"""Payments and gateway webhooks over REST."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import UUID
+
+from aiohttp import web
+
+from hub import keys
+from hub.guard import principal_of, requires
+from hub.requests import audit_context
+from hub.restkit import json_body, path_uuid
+from protocols.errors import Invalid, NotFound, SevaError
+from protocols.payments import CreatePayment, CreateRefund, VerifyCheckout
+from protocols.permissions import Perm
+from storage import audit
+from storage import webhook_inbox as inbox
+
+routes = web.RouteTableDef()
+GATEWAYS = ("razorpay", "cashfree")
+
+
+def _key(request: web.Request, body_key: str | None) -> str:
+    header = request.headers.get("Idempotency-Key")
+    if header is not None and body_key is not None and header != body_key:
+        raise Invalid("Idempotency-Key header and body idempotency_key differ")
+    key = body_key or header
+    if key is None:
+        raise Invalid("an idempotency key is required (Idempotency-Key header or body)")
+    if len(key) > 128 or not key.isprintable() or " " in key:
+        raise Invalid("the idempotency key must be printable ASCII without spaces, at most 128")
+    return key
+
+
+@routes.post("/api/v1/payments")
+@requires(Perm.BOOKINGS_CREATE)
+async def create_payment(request: web.Request) -> web.Response:
+    body = await json_body(request, CreatePayment)
+    view = await request.app[keys.PAYMENTS].create(
+        principal_of(request),
+        purpose=body.purpose,
+        hold_id=body.hold_id,
+        amount_paise=body.amount_paise,
+        idempotency_key=_key(request, body.idempotency_key),
+    )
+    return web.json_response(view, status=201)
+
+
+@routes.get("/api/v1/payments/{payment_id}")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def get_payment(request: web.Request) -> web.Response:
+    view = await request.app[keys.PAYMENTS].view(
+        path_uuid(request, "payment_id"), principal_of(request)
+    )
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/payments/{payment_id}/verify")
+@requires(Perm.BOOKINGS_CREATE)
+async def verify_payment(request: web.Request) -> web.Response:
+    body = await json_body(request, VerifyCheckout)
+    view = await request.app[keys.PAYMENTS].verify_checkout(
+        principal_of(request),
+        path_uuid(request, "payment_id"),
+        gateway_order_id=body.razorpay_order_id,
+        gateway_payment_id=body.razorpay_payment_id,
+        signature=body.razorpay_signature,
+    )
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/payments/{payment_id}/refunds")
+@requires(Perm.PAYMENTS_REFUND)
+async def refund_payment(request: web.Request) -> web.Response:
+    body = await json_body(request, CreateRefund)
+    payment_id = path_uuid(request, "payment_id")
+    view = await request.app[keys.PAYMENTS].refund(
+        principal_of(request),
+        payment_id,
+        amount_paise=body.amount_paise,
+        reason=body.reason,
+        idempotency_key=_key(request, body.idempotency_key),
+    )
+    async with request.app[keys.DB].acquire() as conn:
+        await audit.record(
+            conn,
+            audit_context(request),
+            tenant_id=principal_of(request).tenant_id,
+            action="payment.refunded",
+            entity="payment",
+            entity_id=payment_id,
+            after={"amount_paise": body.amount_paise, "reason": body.reason},
+        )
+    return web.json_response(view, status=201)
+
+
+@routes.post("/api/v1/webhooks/{gateway}/{tenant_id}")
+@requires(Perm.PUBLIC)  # authenticated by the gateway's signature instead of a token
+async def gateway_webhook(request: web.Request) -> web.Response:
+    """Verify over the exact raw bytes, store once per gateway event id, answer at once; the
+    payment processor applies it (hub/payment_jobs.py)."""
+    gateway = request.match_info["gateway"]
+    received = datetime.now(UTC)
+    raw = await request.read()
+    try:
+        if gateway not in GATEWAYS:
+            raise NotFound("no such gateway")
+        try:
+            tenant_id = UUID(request.match_info["tenant_id"])
+        except ValueError as exc:
+            raise NotFound("no such tenant") from exc
+        adapter = await request.app[keys.PAYMENTS].adapter_for(tenant_id, gateway)
+        event = adapter.parse_webhook(raw, dict(request.headers), now=received)
+    except SevaError as exc:
+        async with request.app[keys.DB].acquire() as conn:
+            await audit.record(
+                conn,
+                audit_context(request),
+                tenant_id=None,
+                action="webhook.rejected",
+                entity="webhook",
+                entity_id=None,
+                after={
+                    "gateway": gateway[:20],
+                    "path": request.path[:200],
+                    "code": exc.code,
+                    "bytes": len(raw),
+                },
+            )
+        raise
+    async with request.app[keys.DB].acquire() as conn:
+        stored = await inbox.store(
+            conn,
+            gateway=gateway,
+            tenant_id=tenant_id,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            gateway_order_id=event.gateway_order_id,
+            raw_body=raw,
+            headers=json.dumps({k.lower(): v for k, v in request.headers.items()}),
+        )
+    request.app[keys.PAYMENT_JOBS].wake()
+    return web.json_response({"status": "accepted" if stored else "duplicate"})

@@ -1,0 +1,43 @@
+"""Payments on the wire: starting one, the checkout callback, refunds."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+from uuid import UUID
+
+from pydantic import Field, StrictInt, model_validator
+
+from protocols.wire import IdempotencyKey, WireModel
+
+
+class CreatePayment(WireModel):
+    """Pay for a slot hold (its price), or top up the wallet by ``amount_paise``."""
+
+    purpose: Literal["hold", "wallet_topup"]
+    hold_id: UUID | None = None
+    amount_paise: StrictInt | None = Field(default=None, gt=0, le=10_000_000_00)
+    idempotency_key: IdempotencyKey | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if self.purpose == "hold" and (self.hold_id is None or self.amount_paise is not None):
+            raise ValueError("a hold payment gives hold_id and no amount_paise")
+        if self.purpose == "wallet_topup" and (
+            self.amount_paise is None or self.hold_id is not None
+        ):
+            raise ValueError("a wallet top-up gives amount_paise and no hold_id")
+        return self
+
+
+class VerifyCheckout(WireModel):
+    """What Razorpay's checkout hands the app after a payment."""
+
+    razorpay_order_id: str = Field(min_length=1, max_length=100)
+    razorpay_payment_id: str = Field(min_length=1, max_length=100)
+    razorpay_signature: str = Field(min_length=1, max_length=200)
+
+
+class CreateRefund(WireModel):
+    amount_paise: StrictInt | None = Field(default=None, gt=0)
+    reason: str = Field(default="", max_length=500)
+    idempotency_key: IdempotencyKey | None = None
