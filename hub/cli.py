@@ -115,6 +115,31 @@ async def _seed(dsn: str) -> None:
         await conn.close()
 
 
+async def _reconcile(settings: Settings, *, older_than_secs: float | None) -> int:
+    """One reconciliation round through a hub app that serves nothing (same wiring)."""
+    import json
+
+    from hub import keys
+    from hub.app import create_app
+
+    async with database(settings) as dsn:
+        runner = web.AppRunner(
+            create_app(settings, dsn=dsn, secret_key=resolve_secret_key(settings)),
+            handle_signals=False,
+        )
+        await runner.setup()
+        try:
+            changed = await runner.app[keys.PAYMENTS].reconcile_once(
+                older_than_secs=(
+                    settings.reconcile_after_secs if older_than_secs is None else older_than_secs
+                )
+            )
+        finally:
+            await runner.cleanup()
+    print(json.dumps({"reconciled": changed}))
+    return 0
+
+
 async def _ledger_verify(settings: Settings, *, as_json: bool) -> int:
     """Exit status 1 and a readable report naming each violated invariant."""
     import json
@@ -318,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     emulate.add_argument("args", nargs=argparse.REMAINDER)
+    payments = sub.add_parser("payments", help="payment tools")
+    payments_sub = payments.add_subparsers(dest="payments", required=True)
+    reconcile = payments_sub.add_parser(
+        "reconcile", help="poll the gateways once for payments waiting too long"
+    )
+    reconcile.add_argument("--older-than-secs", type=float, default=None)
     ledger = sub.add_parser("ledger", help="ledger tools")
     ledger_sub = ledger.add_subparsers(dest="ledger", required=True)
     verify = ledger_sub.add_parser("verify", help="check the ledger's invariants")
@@ -361,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from protocols.gateways.emulators.serve import main as emulate_main
 
         return emulate_main(args.args)
+    elif args.command == "payments":
+        return asyncio.run(_reconcile(settings, older_than_secs=args.older_than_secs))
     elif args.command == "ledger":
         return asyncio.run(_ledger_verify(settings, as_json=args.json))
     elif args.command == "bench" and args.bench == "wallet":

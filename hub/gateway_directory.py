@@ -54,6 +54,7 @@ class TenantGateway:
     name: str
     fees: FeeSchedule
     adapter: PaymentGateway
+    key_id: str = ""  # public: the app's checkout needs it (Razorpay)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class GatewayDirectory:
                 name=account.config.gateway,
                 fees=account.config.fees,
                 adapter=await self._adapter_of(account),
+                key_id=account.config.key_id,
             )
             for account in accounts
         ]

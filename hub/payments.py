@@ -65,6 +65,7 @@ class TenantGatewayLike(Protocol):
     name: str
     fees: FeeSchedule
     adapter: PaymentGateway
+    key_id: str
 
 
 class GatewaySource(Protocol):
@@ -108,25 +109,31 @@ class PaymentService:
         hold_id: UUID | None,
         amount_paise: int | None,
         idempotency_key: str,
+        wallet_ref: UUID | None = None,
     ) -> dict[str, Any]:
         """An intent and an open gateway order for it (the same ones again for the same key)."""
         tenant_id = _tenant(principal)
         wallet_id = None
         if purpose == "hold":
-            if hold_id is None or amount_paise is not None:
-                raise Invalid("a hold payment names hold_id and no amount (the hold's price)")
+            if hold_id is None:
+                raise Invalid("a hold payment names the hold in ref")
             async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
                 found = await store.hold_price(conn, tenant_id=tenant_id, hold_id=hold_id)
             if found is None or found[0] != principal.user_id:
                 raise NotFound("no such hold", {"hold_id": str(hold_id)})
             _user, status, amount, _slot, _qty = found
+            if amount_paise is not None and amount_paise != amount:
+                raise Invalid(
+                    "amount_paise disagrees with the hold's price",
+                    {"amount_paise": amount, "reason": "amount_mismatch"},
+                )
             if status != "held":
                 raise Conflict(f"hold is {status}", {"status": status})
             if amount <= 0:
                 raise Conflict("this hold is free: confirm it without paying")
         else:
-            if hold_id is not None or amount_paise is None:
-                raise Invalid("a wallet top-up names amount_paise and no hold_id")
+            if amount_paise is None:
+                raise Invalid("a wallet top-up names amount_paise")
             amount = amount_paise
             async with self._db.acquire() as conn:
                 wallet_id = await ledger_db.ensure_account(
@@ -137,6 +144,8 @@ class PaymentService:
                     owner_user_id=principal.user_id,
                     limited=True,
                 )
+            if wallet_ref is not None and wallet_ref != wallet_id:
+                raise NotFound("no such wallet of yours", {"ref": str(wallet_ref)})
         async with self._db.acquire() as conn:
             intent = await store.create_intent(
                 conn,
@@ -176,6 +185,7 @@ class PaymentService:
                     intent=intent,
                     gateway=name,
                     fee_paise=gateway.fees.fee_paise(intent.amount_paise),
+                    key_id=gateway.key_id or None,
                 )
             self._router.started(name, time.time())
             try:
@@ -205,6 +215,7 @@ class PaymentService:
                     attempt_id=attempt_id,
                     status="open",
                     gateway_order_id=created.gateway_order_id,
+                    checkout_token=created.checkout_token,
                 )
             return Checkout(
                 name,
@@ -234,13 +245,9 @@ class PaymentService:
             "outcome": intent.outcome,
             "captured_paise": intent.captured_paise,
             "refunded_paise": intent.refunded_paise,
-            "checkout": {
-                "gateway": live.gateway,
-                "gateway_order_id": live.gateway_order_id,
-                "attempt_id": str(live.attempt_id),
-            }
-            if live
-            else None,
+            "gateway": live.gateway if live else None,
+            "fee_paise": live.fee_paise if live else None,
+            "checkout": _checkout_of(live, intent.amount_paise) if live else None,
             "attempts": [
                 {
                     "attempt_id": str(a.attempt_id),
@@ -657,6 +664,22 @@ class PaymentService:
         if attempt is None or attempt.tenant_id != tenant_id:
             return "unknown_order"
         return await self.settle_from_gateway(tenant_id, attempt) or "no_change"
+
+
+def _checkout_of(attempt: store.Attempt, amount_paise: int) -> dict[str, Any]:
+    """What the app's checkout needs, in the gateway's own terms."""
+    if attempt.gateway == "razorpay":
+        details = {
+            "key_id": attempt.key_id,
+            "order_id": attempt.gateway_order_id,
+            "amount": amount_paise,
+        }
+    else:
+        details = {
+            "payment_session_id": attempt.checkout_token,
+            "order_id": attempt.gateway_order_id,
+        }
+    return {attempt.gateway: details, "attempt_id": str(attempt.attempt_id)}
 
 
 def _tenant(principal: Principal) -> UUID:

@@ -12,8 +12,8 @@ from hub import keys
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid
-from protocols.errors import Invalid, NotFound, SevaError
-from protocols.payments import CreatePayment, CreateRefund, VerifyCheckout
+from protocols.errors import Invalid, NotFound, SevaError, WebhookSignatureInvalid
+from protocols.payments import CreatePaymentIntent, CreateRefund, VerifyCheckout
 from protocols.permissions import Perm
 from storage import audit
 from storage import webhook_inbox as inbox
@@ -34,14 +34,15 @@ def _key(request: web.Request, body_key: str | None) -> str:
     return key
 
 
-@routes.post("/api/v1/payments")
+@routes.post("/api/v1/payments/intents")
 @requires(Perm.BOOKINGS_CREATE)
-async def create_payment(request: web.Request) -> web.Response:
-    body = await json_body(request, CreatePayment)
+async def create_payment_intent(request: web.Request) -> web.Response:
+    body = await json_body(request, CreatePaymentIntent)
     view = await request.app[keys.PAYMENTS].create(
         principal_of(request),
         purpose=body.purpose,
-        hold_id=body.hold_id,
+        hold_id=body.ref if body.purpose == "hold" else None,
+        wallet_ref=body.ref if body.purpose == "wallet_topup" else None,
         amount_paise=body.amount_paise,
         idempotency_key=_key(request, body.idempotency_key),
     )
@@ -109,9 +110,12 @@ async def gateway_webhook(request: web.Request) -> web.Response:
             raise NotFound("no such gateway")
         try:
             tenant_id = UUID(request.match_info["tenant_id"])
-        except ValueError as exc:
-            raise NotFound("no such tenant") from exc
-        adapter = await request.app[keys.PAYMENTS].adapter_for(tenant_id, gateway)
+            adapter = await request.app[keys.PAYMENTS].adapter_for(tenant_id, gateway)
+        except (ValueError, NotFound) as exc:
+            # Nobody we know can have signed this: refuse it like a bad signature.
+            raise WebhookSignatureInvalid(
+                "no gateway account for this tenant", {"reason": "unknown_tenant"}
+            ) from exc
         event = adapter.parse_webhook(raw, dict(request.headers), now=received)
     except SevaError as exc:
         async with request.app[keys.DB].acquire() as conn:

@@ -10,22 +10,22 @@ from pydantic import Field, StrictInt, model_validator
 from protocols.wire import IdempotencyKey, WireModel
 
 
-class CreatePayment(WireModel):
-    """Pay for a slot hold (its price), or top up the wallet by ``amount_paise``."""
+class CreatePaymentIntent(WireModel):
+    """``POST /payments/intents``: pay for a slot hold (``ref`` = hold id; the amount is the
+    hold's price, and a given ``amount_paise`` must agree), or top up a wallet (``ref`` = the
+    caller's INR wallet id, optional; ``amount_paise`` required)."""
 
     purpose: Literal["hold", "wallet_topup"]
-    hold_id: UUID | None = None
+    ref: UUID | None = None
     amount_paise: StrictInt | None = Field(default=None, gt=0, le=10_000_000_00)
     idempotency_key: IdempotencyKey | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
-        if self.purpose == "hold" and (self.hold_id is None or self.amount_paise is not None):
-            raise ValueError("a hold payment gives hold_id and no amount_paise")
-        if self.purpose == "wallet_topup" and (
-            self.amount_paise is None or self.hold_id is not None
-        ):
-            raise ValueError("a wallet top-up gives amount_paise and no hold_id")
+        if self.purpose == "hold" and self.ref is None:
+            raise ValueError("a hold payment gives the hold id as ref")
+        if self.purpose == "wallet_topup" and self.amount_paise is None:
+            raise ValueError("a wallet top-up gives amount_paise")
         return self
 
 

@@ -37,6 +37,8 @@ class Attempt:
     status: str
     fee_paise: int
     error: str | None
+    key_id: str | None = None
+    checkout_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ def _attempt(r: asyncpg.Record) -> Attempt:
         status=r["status"],
         fee_paise=r["fee_paise"],
         error=r["error"],
+        key_id=r["key_id"],
+        checkout_token=r["checkout_token"],
     )
 
 
@@ -151,18 +155,27 @@ async def get_intent(
 
 
 async def insert_attempt(
-    conn: asyncpg.Connection, *, attempt_id: UUID, intent: Intent, gateway: str, fee_paise: int
+    conn: asyncpg.Connection,
+    *,
+    attempt_id: UUID,
+    intent: Intent,
+    gateway: str,
+    fee_paise: int,
+    key_id: str | None = None,
 ) -> Attempt:
+    """Also the record of the routing decision: which gateway, at what fee."""
     row = await conn.fetchrow(
         """
-        INSERT INTO payment_attempts (id, intent_id, tenant_id, gateway, status, fee_paise)
-        VALUES ($1, $2, $3, $4, 'creating', $5) RETURNING *
+        INSERT INTO payment_attempts (id, intent_id, tenant_id, gateway, status, fee_paise,
+                                      key_id)
+        VALUES ($1, $2, $3, $4, 'creating', $5, $6) RETURNING *
         """,
         attempt_id,
         intent.intent_id,
         intent.tenant_id,
         gateway,
         fee_paise,
+        key_id,
     )
     assert row is not None
     return _attempt(row)
@@ -175,17 +188,20 @@ async def update_attempt(
     status: str,
     gateway_order_id: str | None = None,
     error: str | None = None,
+    checkout_token: str | None = None,
 ) -> None:
     await conn.execute(
         """
         UPDATE payment_attempts SET status = $2,
-               gateway_order_id = coalesce($3, gateway_order_id), error = $4, updated_at = now()
+               gateway_order_id = coalesce($3, gateway_order_id), error = $4,
+               checkout_token = coalesce($5, checkout_token), updated_at = now()
         WHERE id = $1
         """,
         attempt_id,
         status,
         gateway_order_id,
         error,
+        checkout_token,
     )
 
 

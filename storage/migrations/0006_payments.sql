@@ -37,6 +37,8 @@ CREATE TABLE payment_attempts (
     status            text NOT NULL CHECK (status IN ('creating', 'open', 'error', 'failed',
                                                       'paid')),
     fee_paise         bigint NOT NULL DEFAULT 0,
+    key_id            text,           -- the merchant key the app's checkout uses (public)
+    checkout_token    text,           -- Cashfree payment_session_id
     error             text,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),

@@ -73,12 +73,16 @@ async def _hold(hub: Hub, world: World, qty: int = 1) -> str:
 
 async def _pay_request(http: aiohttp.ClientSession, hub: Hub, hold_id: str) -> dict[str, Any]:
     resp = await http.post(
-        f"{hub.url}/api/v1/payments",
-        json={"purpose": "hold", "hold_id": hold_id},
+        f"{hub.url}/api/v1/payments/intents",
+        json={"purpose": "hold", "ref": hold_id},
         headers={"Idempotency-Key": f"pay-{hold_id}"},
     )
     assert resp.status == 201, await resp.text()
     return await resp.json()
+
+
+def _order(view: dict[str, Any]) -> str:
+    return view["checkout"][view["gateway"]]["order_id"]
 
 
 async def _checkout(emulators: Any, gateway: str, order_id: str, action: str = "pay") -> dict:
@@ -139,7 +143,7 @@ async def test_the_cheaper_gateway_takes_the_payment(hub, db, paying, price, gat
         headers=bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
     ) as http:
         view = await _pay_request(http, hub, hold_id)
-    assert view["checkout"]["gateway"] == gateway
+    assert view["gateway"] == gateway
     assert view["amount_paise"] == price
 
 
@@ -155,8 +159,8 @@ async def test_a_paid_hold_is_confirmed_exactly_once_under_ten_duplicate_webhook
         view = await _pay_request(http, hub, hold_id)
         again = await _pay_request(http, hub, hold_id)  # a retried request: same payment
     assert again["payment_id"] == view["payment_id"]
-    assert view["checkout"]["gateway"] == "cashfree"  # ₹2,200
-    await _checkout(gateway_emulators, "cashfree", view["checkout"]["gateway_order_id"])
+    assert view["gateway"] == "cashfree"  # ₹2,200
+    await _checkout(gateway_emulators, "cashfree", _order(view))
     settled = await _wait_outcome(hub, world, view["payment_id"])
     assert settled["status"] == "captured" and settled["outcome"] == "booking_confirmed"
     await asyncio.sleep(1.0)  # let every duplicate arrive and be applied
@@ -184,7 +188,7 @@ async def test_a_lost_webhook_is_found_by_reconciliation(hub, db, paying, gatewa
         headers=bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
     ) as http:
         view = await _pay_request(http, hub, hold_id)
-    await _checkout(gateway_emulators, "razorpay", view["checkout"]["gateway_order_id"])
+    await _checkout(gateway_emulators, "razorpay", _order(view))
     await asyncio.sleep(0.5)
     assert (await _payment(hub, world, view["payment_id"]))["status"] == "created"
     assert await hub.app[keys.PAYMENTS].reconcile_once(older_than_secs=0) >= 1
@@ -202,7 +206,7 @@ async def test_checkout_callback_confirms_with_razorpays_signature(
     headers = bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
     async with aiohttp.ClientSession(headers=headers) as http:
         view = await _pay_request(http, hub, hold_id)
-        paid = await _checkout(gateway_emulators, "razorpay", view["checkout"]["gateway_order_id"])
+        paid = await _checkout(gateway_emulators, "razorpay", _order(view))
         forged = await http.post(
             f"{hub.url}/api/v1/payments/{view['payment_id']}/verify",
             json={
@@ -239,7 +243,7 @@ async def test_failover_when_the_cheaper_gateway_errors(hub, db, paying, gateway
         view = await _pay_request(http, hub, hold_id)
     assert [a["status"] for a in view["attempts"]] == ["error", "open"]
     assert [a["gateway"] for a in view["attempts"]] == ["cashfree", "razorpay"]
-    await _checkout(gateway_emulators, "razorpay", view["checkout"]["gateway_order_id"])
+    await _checkout(gateway_emulators, "razorpay", _order(view))
     assert (await _wait_outcome(hub, world, view["payment_id"]))["outcome"] == ("booking_confirmed")
 
 
@@ -262,7 +266,7 @@ async def test_forged_and_unknown_tenant_webhooks_are_refused_and_change_nothing
         )
         nowhere = await http.post(f"{hub.url}/api/v1/webhooks/paypal/{world.tenant_id}", data=body)
     assert forged.status == 401 and unsigned.status == 401
-    assert stranger.status == 404 and nowhere.status == 404
+    assert stranger.status == 401 and nowhere.status == 404
     async with db.acquire() as conn:
         stored = await conn.fetchval(
             "SELECT count(*) FROM webhook_inbox WHERE tenant_id = $1", world.tenant_id
@@ -284,9 +288,7 @@ async def test_full_and_partial_refunds_capped_and_idempotent(hub, db, paying, g
         headers=bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
     ) as http:
         view = await _pay_request(http, hub, hold_id)
-    await _checkout(
-        gateway_emulators, view["checkout"]["gateway"], view["checkout"]["gateway_order_id"]
-    )
+    await _checkout(gateway_emulators, view["gateway"], _order(view))
     await _wait_outcome(hub, world, view["payment_id"])
     admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
     url = f"{hub.url}/api/v1/payments/{view['payment_id']}/refunds"
@@ -317,3 +319,26 @@ async def test_full_and_partial_refunds_capped_and_idempotent(hub, db, paying, g
     assert sorted(r["amount_paise"] for r in final["refunds"]) == [30_000, 70_000]
     async with db.acquire() as conn:
         assert (await verify_ledger(conn))["violations"] == 0
+
+
+async def test_the_checkout_details_and_a_disagreeing_amount(hub, db, paying):
+    world, merchants = paying
+    await _set_price(db, world, 50_000)
+    hold_id = await _hold(hub, world)
+    async with aiohttp.ClientSession(
+        headers=bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    ) as http:
+        wrong = await http.post(
+            f"{hub.url}/api/v1/payments/intents",
+            json={"purpose": "hold", "ref": hold_id, "amount_paise": 100},
+            headers={"Idempotency-Key": "wrong-amount"},
+        )
+        assert wrong.status == 422
+        assert (await wrong.json())["error"]["details"]["reason"] == "amount_mismatch"
+        view = await _pay_request(http, hub, hold_id)
+    assert view["gateway"] == "razorpay" and view["fee_paise"] == 1000  # 2% of ₹500
+    assert view["checkout"]["razorpay"] == {
+        "key_id": merchants["razorpay"].key_id,
+        "order_id": _order(view),
+        "amount": 50_000,
+    }
