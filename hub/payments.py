@@ -50,9 +50,10 @@ from protocols.gateways.interface import (
     RefundRequest,
     RefundStatus,
 )
-from protocols.gateways.routing import GatewayRouter
+from protocols.gateways.routing import GatewayRouter, RoutingPolicy, plan
 from storage import ledger as ledger_db
 from storage import payments as store
+from storage import tenants
 from storage.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,18 @@ class PaymentService:
         configured = {g.name: g for g in await self._gateways.gateways_for(intent.tenant_id)}
         if not configured:
             raise Unavailable("this tenant has no payment gateway configured")
-        order = self._router.preference_among(intent.amount_paise, list(configured), time.time())
+        async with self._db.acquire() as conn:
+            policy = _policy(await tenants.payment_routing(conn, tenant_id=intent.tenant_id))
+        steps = plan(
+            self._router,
+            policy,
+            amount_paise=intent.amount_paise,
+            gateways=list(configured),
+            bucket=intent.intent_id.int % 100,
+            now=time.time(),
+        )
         last_error: SevaError | None = None
-        for name in order:
+        for name, reason in steps:
             gateway = configured[name]
             attempt_id = uuid.uuid4()
             async with self._db.acquire() as conn:
@@ -186,6 +196,7 @@ class PaymentService:
                     gateway=name,
                     fee_paise=gateway.fees.fee_paise(intent.amount_paise),
                     key_id=gateway.key_id or None,
+                    route_reason=reason,
                 )
             self._router.started(name, time.time())
             try:
@@ -255,6 +266,7 @@ class PaymentService:
                     "status": a.status,
                     "gateway_order_id": a.gateway_order_id,
                     "fee_paise": a.fee_paise,
+                    "route_reason": a.route_reason,
                 }
                 for a in attempts
             ],
@@ -680,6 +692,15 @@ def _checkout_of(attempt: store.Attempt, amount_paise: int) -> dict[str, Any]:
             "order_id": attempt.gateway_order_id,
         }
     return {attempt.gateway: details, "attempt_id": str(attempt.attempt_id)}
+
+
+def _policy(raw: dict[str, Any]) -> RoutingPolicy:
+    weights = raw.get("weights") or {}
+    return RoutingPolicy(
+        mode=str(raw.get("mode", "cheapest")),
+        gateway=raw.get("gateway"),
+        weights=tuple((str(k), int(v)) for k, v in weights.items()),
+    )
 
 
 def _tenant(principal: Principal) -> UUID:

@@ -17,7 +17,12 @@ from hub.guard import requires
 from hub.requests import audit_context
 from hub.restkit import json_body, json_response, path_uuid
 from protocols.errors import Invalid, NotFound
-from protocols.gateway_config import GATEWAY_NAMES, ConfigureGateway, GatewayConfigView
+from protocols.gateway_config import (
+    GATEWAY_NAMES,
+    ConfigureGateway,
+    GatewayConfigView,
+    PaymentRouting,
+)
 from protocols.gateways.fees import DEFAULT_SCHEDULES
 from protocols.permissions import Perm
 from storage import audit, tenants
@@ -100,3 +105,27 @@ async def list_gateways(request: web.Request) -> web.Response:
     return web.json_response(
         {"gateways": [_view(config).model_dump(mode="json") for config in configs]}
     )
+
+
+@routes.put("/api/v1/admin/tenants/{tenant_id}/payment-routing")
+@requires(Perm.TENANTS_MANAGE)
+async def set_payment_routing(request: web.Request) -> web.Response:
+    """Pin a gateway or split traffic by percentage; ``{"mode": "cheapest"}`` undoes it."""
+    tenant_id = path_uuid(request, "tenant_id")
+    body = await json_body(request, PaymentRouting)
+    routing = body.model_dump(mode="json", exclude_none=True)
+    async with request.app[keys.DB].acquire() as conn, conn.transaction():
+        before = await tenants.payment_routing(conn, tenant_id=tenant_id)
+        if not await tenants.set_payment_routing(conn, tenant_id=tenant_id, routing=routing):
+            raise NotFound("no such tenant")
+        await audit.record(
+            conn,
+            audit_context(request),
+            tenant_id=tenant_id,
+            action="tenant.payment_routing_changed",
+            entity="tenant",
+            entity_id=tenant_id,
+            before=before,
+            after=routing,
+        )
+    return web.json_response({"tenant_id": str(tenant_id), "payment_routing": routing})

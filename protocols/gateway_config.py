@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, SecretStr, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from protocols.wire import WireModel
 
@@ -107,3 +115,23 @@ class GatewayConfigView(WireModel):
     priority: int
     enabled: bool
     updated_at: datetime
+
+
+class PaymentRouting(WireModel):
+    """A tenant's routing override: ``cheapest`` (default), ``pin`` one gateway, or ``split``
+    by percentage weights (they must add up to 100)."""
+
+    mode: Literal["cheapest", "pin", "split"]
+    gateway: Literal["razorpay", "cashfree"] | None = None
+    weights: dict[Literal["razorpay", "cashfree"], StrictInt] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.mode == "pin" and self.gateway is None:
+            raise ValueError("pin names a gateway")
+        if self.mode == "split":
+            if not self.weights or sum(self.weights.values()) != 100:
+                raise ValueError("split weights must add up to 100")
+            if any(w < 0 for w in self.weights.values()):
+                raise ValueError("split weights cannot be negative")
+        return self

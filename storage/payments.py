@@ -39,6 +39,7 @@ class Attempt:
     error: str | None
     key_id: str | None = None
     checkout_token: str | None = None
+    route_reason: str = "cheapest"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def _attempt(r: asyncpg.Record) -> Attempt:
         error=r["error"],
         key_id=r["key_id"],
         checkout_token=r["checkout_token"],
+        route_reason=r["route_reason"],
     )
 
 
@@ -162,13 +164,14 @@ async def insert_attempt(
     gateway: str,
     fee_paise: int,
     key_id: str | None = None,
+    route_reason: str = "cheapest",
 ) -> Attempt:
-    """Also the record of the routing decision: which gateway, at what fee."""
+    """Also the record of the routing decision: which gateway, why, at what fee."""
     row = await conn.fetchrow(
         """
         INSERT INTO payment_attempts (id, intent_id, tenant_id, gateway, status, fee_paise,
-                                      key_id)
-        VALUES ($1, $2, $3, $4, 'creating', $5, $6) RETURNING *
+                                      key_id, route_reason)
+        VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7) RETURNING *
         """,
         attempt_id,
         intent.intent_id,
@@ -176,6 +179,7 @@ async def insert_attempt(
         gateway,
         fee_paise,
         key_id,
+        route_reason,
     )
     assert row is not None
     return _attempt(row)

@@ -99,3 +99,25 @@ async def set_plan(
 async def plan_limit(conn: asyncpg.Connection, *, tenant_id: UUID, limit: str) -> int | None:
     value = await conn.fetchval("SELECT plan ->> $2 FROM tenants WHERE id = $1", tenant_id, limit)
     return int(value) if value is not None else None
+
+
+async def payment_routing(conn: asyncpg.Connection, *, tenant_id: UUID) -> dict[str, Any]:
+    """The tenant's routing override (``{}``: cheapest first)."""
+    value = await conn.fetchval(
+        "SELECT settings -> 'payment_routing' FROM tenants WHERE id = $1", tenant_id
+    )
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+async def set_payment_routing(
+    conn: asyncpg.Connection, *, tenant_id: UUID, routing: dict[str, Any]
+) -> bool:
+    done = await conn.execute(
+        "UPDATE tenants SET settings = jsonb_set(settings, '{payment_routing}', $2::jsonb) "
+        "WHERE id = $1",
+        tenant_id,
+        json.dumps(routing),
+    )
+    return done == "UPDATE 1"

@@ -127,6 +127,17 @@ class GatewayRouter:
         """:meth:`preference`, limited to ``gateways`` (those a tenant has configured)."""
         return [g for g in self.preference(amount_paise, now) if g in gateways]
 
+    def by_fee(self, amount_paise: int, gateways: Sequence[str]) -> list[str]:
+        """``gateways`` cheapest first, health ignored (ties: listed first)."""
+        order = list(self._schedules)
+        ranked = sorted(
+            order, key=lambda n: (self._schedules[n].exact_fee(amount_paise), order.index(n))
+        )
+        return [g for g in ranked if g in gateways]
+
+    def allows(self, gateway: str, now: float) -> bool:
+        return self._breakers[gateway].allows(now)
+
     def started(self, gateway: str, now: float) -> None:
         self._breakers[gateway].started(now)
 
@@ -137,3 +148,47 @@ class GatewayRouter:
         breaker = self._breakers[gateway]
         breaker.allows(now)  # let an expired cool-down turn half-open
         return breaker.state
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """A tenant's override of cheapest-first: ``pin`` one gateway, or ``split`` traffic by
+    percentage weights. Failover to the others still happens when the preferred one fails."""
+
+    mode: str = "cheapest"  # cheapest | pin | split
+    gateway: str | None = None
+    weights: tuple[tuple[str, int], ...] = ()
+
+
+def plan(
+    router: GatewayRouter,
+    policy: RoutingPolicy,
+    *,
+    amount_paise: int,
+    gateways: Sequence[str],
+    bucket: int,
+    now: float,
+) -> list[tuple[str, str]]:
+    """The gateways to try, in order, each with why: ``(gateway, reason)``.
+
+    ``bucket`` (0-99, stable per payment) picks the gateway of a split. A preferred gateway
+    whose breaker is open goes after the healthy ones (reason ``health``).
+    """
+    by_fee = router.by_fee(amount_paise, gateways)
+    preferred: str | None = None
+    reason = "cheapest"
+    if policy.mode == "pin" and policy.gateway in gateways:
+        preferred, reason = policy.gateway, "pin"
+    elif policy.mode == "split" and policy.weights:
+        total = sum(w for _, w in policy.weights)
+        point = bucket * total / 100
+        for name, weight in policy.weights:
+            if point < weight and name in gateways:
+                preferred, reason = name, "split"
+                break
+            point -= weight
+    order = ([preferred] if preferred else []) + [g for g in by_fee if g != preferred]
+    healthy = [g for g in order if router.allows(g, now)]
+    ranked = healthy + [g for g in order if g not in healthy]
+    first = reason if ranked and ranked[0] == order[0] else "health"
+    return [(g, first if i == 0 else "failover") for i, g in enumerate(ranked)]

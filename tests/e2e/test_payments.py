@@ -342,3 +342,31 @@ async def test_the_checkout_details_and_a_disagreeing_amount(hub, db, paying):
         "order_id": _order(view),
         "amount": 50_000,
     }
+
+
+async def test_a_tenant_can_pin_a_gateway_and_every_decision_is_recorded(hub, db, paying):
+    world, _ = paying
+    await _set_price(db, world, 200_000)  # ₹2,000: Cashfree would be cheaper
+    operator = await make_user(db, tenant_id=None, role="platform_admin")
+    async with aiohttp.ClientSession(
+        headers=bearer(token_for(hub, operator, None, "platform_admin"))
+    ) as http:
+        bad = await http.put(
+            f"{hub.url}/api/v1/admin/tenants/{world.tenant_id}/payment-routing",
+            json={"mode": "split", "weights": {"razorpay": 60, "cashfree": 30}},
+        )
+        assert bad.status == 422
+        pinned = await http.put(
+            f"{hub.url}/api/v1/admin/tenants/{world.tenant_id}/payment-routing",
+            json={"mode": "pin", "gateway": "razorpay"},
+        )
+        assert pinned.status == 200
+    hold_id = await _hold(hub, world)
+    async with aiohttp.ClientSession(
+        headers=bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    ) as http:
+        view = await _pay_request(http, hub, hold_id)
+    assert view["gateway"] == "razorpay"
+    assert [(a["gateway"], a["route_reason"], a["fee_paise"]) for a in view["attempts"]] == [
+        ("razorpay", "pin", 4000)
+    ]

@@ -63,3 +63,45 @@ def test_when_every_breaker_is_open_the_cheapest_is_still_tried():
     router.record("razorpay", ok=False, now=0)
     router.record("cashfree", ok=False, now=0)
     assert router.preference(RS_599, now=1) == ["razorpay", "cashfree"]
+
+
+def test_a_pinned_gateway_goes_first_with_the_other_as_failover():
+    from protocols.gateways.routing import RoutingPolicy, plan
+
+    router = _router()
+    pinned = RoutingPolicy(mode="pin", gateway="razorpay")
+    steps = plan(
+        router, pinned, amount_paise=RS_601 * 10, gateways=["razorpay", "cashfree"], bucket=0, now=0
+    )
+    assert steps == [("razorpay", "pin"), ("cashfree", "failover")]
+
+
+def test_a_split_sends_each_bucket_to_its_share():
+    from protocols.gateways.routing import RoutingPolicy, plan
+
+    router = _router()
+    split = RoutingPolicy(mode="split", weights=(("razorpay", 70), ("cashfree", 30)))
+    firsts = [
+        plan(
+            router, split, amount_paise=RS_601, gateways=["razorpay", "cashfree"], bucket=b, now=0
+        )[0]
+        for b in range(100)
+    ]
+    assert sum(1 for g, _ in firsts if g == "razorpay") == 70
+    assert {why for _, why in firsts} == {"split"}
+
+
+def test_an_unhealthy_preferred_gateway_yields_to_a_healthy_one():
+    from protocols.gateways.routing import RoutingPolicy, plan
+
+    router = _router(open_after_failures=1)
+    router.record("cashfree", ok=False, now=0)
+    steps = plan(
+        router,
+        RoutingPolicy(),
+        amount_paise=RS_601,
+        gateways=["razorpay", "cashfree"],
+        bucket=0,
+        now=1,
+    )
+    assert steps == [("razorpay", "health"), ("cashfree", "failover")]
