@@ -37,6 +37,16 @@ class ConfirmHoldCommand:
 
 
 @dataclass(frozen=True)
+class CancelBookingCommand:
+    """Give a confirmed booking's places back (idempotent for a cancelled one)."""
+
+    tenant_id: UUID
+    user_id: UUID
+    hold_id: UUID
+    may_cancel_any: bool
+
+
+@dataclass(frozen=True)
 class SetSlotCapacityCommand:
     """Answered with :class:`SlotCapacitySet`; refused (Conflict) below held + confirmed."""
 
@@ -66,5 +76,5 @@ class SlotCapacitySet:
     available: int
 
 
-HoldCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand
+HoldCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand
 InventoryCommand = HoldCommand | SetSlotCapacityCommand | RefreshTenantCommand

@@ -218,6 +218,34 @@ class TenantInventory:
             slot_id=slot_id, capacity_before=before, capacity=capacity, available=slot.available
         )
 
+    def cancel_booking(
+        self,
+        hold: HoldState,
+        *,
+        by_user: UUID,
+        may_cancel_any: bool,
+        now: datetime,
+        effects: Effects,
+    ) -> HoldState:
+        """A confirmed booking's places go back to the slot (a delta is published). Cancelling
+        a cancelled booking answers it unchanged; anything else is a Conflict."""
+        if hold.user_id != by_user and not may_cancel_any:
+            raise Forbidden("only the booker or the tenant's staff may cancel a booking")
+        if hold.status is HoldStatus.CANCELLED:
+            return hold
+        if hold.status is not HoldStatus.CONFIRMED:
+            raise Conflict(
+                f"only a confirmed booking can be cancelled; it is {hold.status}",
+                {"status": str(hold.status)},
+            )
+        slot = self._slot(hold.slot_id)
+        slot.confirmed_qty -= hold.qty
+        cancelled = replace(hold, status=HoldStatus.CANCELLED, updated_at=now)
+        effects.record_hold(cancelled, is_new=False)
+        self._changed(slot, effects)
+        effects.audits.append(self._audit(by_user, "hold.cancelled", cancelled))
+        return cancelled
+
     def expire_due(self, now: datetime, effects: Effects, *, slot_id: UUID | None = None) -> int:
         """Expire every live hold whose TTL has passed (only of ``slot_id`` if given)."""
         pool = self.active_holds if slot_id is None else self.holds_by_slot.get(slot_id, {})

@@ -29,6 +29,7 @@ from uuid import UUID
 import asyncpg
 
 from actors.commands import (
+    CancelBookingCommand,
     ConfirmHoldCommand,
     CreateHoldCommand,
     InventoryCommand,
@@ -138,7 +139,7 @@ class InventoryShard(ShardHost):
                 hold_ids = [
                     c.hold_id
                     for c in cmds
-                    if isinstance(c, ReleaseHoldCommand | ConfirmHoldCommand)
+                    if isinstance(c, ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand)
                     and c.hold_id not in inv.active_holds
                 ]
                 found = await db.load_holds(conn, tenant_id=tenant_id, hold_ids=hold_ids)
@@ -208,7 +209,15 @@ class InventoryShard(ShardHost):
         known = inv.active_holds.get(cmd.hold_id) or holds_by_id.get(cmd.hold_id)
         if known is None:
             raise NotFound("no such hold", {"hold_id": str(cmd.hold_id)})
-        if isinstance(cmd, ReleaseHoldCommand):
+        if isinstance(cmd, CancelBookingCommand):
+            result = inv.cancel_booking(
+                known,
+                by_user=cmd.user_id,
+                may_cancel_any=cmd.may_cancel_any,
+                now=now,
+                effects=effects,
+            )
+        elif isinstance(cmd, ReleaseHoldCommand):
             result = inv.release_hold(
                 known,
                 by_user=cmd.user_id,

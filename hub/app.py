@@ -29,6 +29,7 @@ from hub import (
     rest_wallets,
 )
 from hub.auth import Passwords, TokenIssuer
+from hub.bookings import BookingCancellation
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
 from hub.gateway_directory import GatewayDirectory
@@ -180,6 +181,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         )
         await payment_jobs.start()
         app[keys.PAYMENTS] = payments
+        app[keys.BOOKINGS] = BookingCancellation(
+            db=db, shards=shards, wallets=wallets, payments=payments
+        )
         app[keys.PAYMENT_JOBS] = payment_jobs
         app[keys.HOLD_PAYMENTS] = hold_payments
         app[keys.WALLET_SHARDS] = wallet_shards

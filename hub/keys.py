@@ -8,6 +8,7 @@ from aiohttp import web
 
 from actors.pool import ShardPool
 from hub.auth import Passwords
+from hub.bookings import BookingCancellation
 from hub.fanout import AvailabilityFanout
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import SESSIONS, TOKENS
@@ -32,10 +33,12 @@ WALLET_SHARDS = web.AppKey("wallet_shards", ShardPool)
 WALLETS = web.AppKey("wallets", WalletService)
 HOLD_PAYMENTS = web.AppKey("hold_payments", HoldPayments)
 PAYMENTS = web.AppKey("payments", PaymentService)
+BOOKINGS = web.AppKey("bookings", BookingCancellation)
 PAYMENT_JOBS = web.AppKey("payment_jobs", PaymentJobs)
 GATEWAYS = web.AppKey("gateways", GatewayDirectory)
 
 __all__ = [
+    "BOOKINGS",
     "DB",
     "DSN",
     "FANOUT",

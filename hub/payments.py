@@ -496,12 +496,19 @@ class PaymentService:
         amount_paise: int | None,
         reason: str,
         idempotency_key: str,
+        as_system: bool = False,
     ) -> dict[str, Any]:
         """Refund (part of) a captured payment on the gateway that captured it. The cap is
-        captured minus refunded; the same key returns the same refund."""
+        captured minus refunded; the same key returns the same refund. ``as_system``: the hub
+        itself refunds for the caller (a cancellation by the booker), whatever their role."""
         async with self._db.acquire() as conn, conn.transaction():
             intent = await store.get_intent(conn, intent_id=intent_id, for_update=True)
-            if intent is None or not principal.may_act_in(intent.tenant_id):
+            allowed = intent is not None and (
+                principal.may_act_in(intent.tenant_id)
+                if not as_system
+                else principal.tenant_id == intent.tenant_id
+            )
+            if intent is None or not allowed:
                 raise NotFound("no such payment", {"payment_id": str(intent_id)})
             existing = {
                 r.idempotency_key: r for r in await store.refunds_of(conn, intent_id=intent_id)

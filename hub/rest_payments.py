@@ -13,7 +13,7 @@ from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid
 from protocols.errors import Invalid, NotFound, SevaError, WebhookSignatureInvalid
-from protocols.payments import CreatePaymentIntent, CreateRefund, VerifyCheckout
+from protocols.payments import CancelBooking, CreatePaymentIntent, CreateRefund, VerifyCheckout
 from protocols.permissions import Perm
 from storage import audit
 from storage import webhook_inbox as inbox
@@ -95,6 +95,19 @@ async def refund_payment(request: web.Request) -> web.Response:
             after={"amount_paise": body.amount_paise, "reason": body.reason},
         )
     return web.json_response(view, status=201)
+
+
+@routes.post("/api/v1/bookings/{hold_id}/cancel")
+@requires(Perm.BOOKINGS_CREATE)
+async def cancel_booking(request: web.Request) -> web.Response:
+    body = await json_body(request, CancelBooking)
+    result = await request.app[keys.BOOKINGS].cancel(
+        principal_of(request),
+        path_uuid(request, "hold_id"),
+        refund_to=body.refund_to,
+        reason=body.reason,
+    )
+    return web.json_response(result)
 
 
 @routes.post("/api/v1/webhooks/{gateway}/{tenant_id}")

@@ -19,6 +19,7 @@ class HoldStatus(StrEnum):
     CONFIRMED = "confirmed"
     RELEASED = "released"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # a confirmed booking given back
 
 
 class CreateHold(WireModel):

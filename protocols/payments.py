@@ -41,3 +41,11 @@ class CreateRefund(WireModel):
     amount_paise: StrictInt | None = Field(default=None, gt=0)
     reason: str = Field(default="", max_length=500)
     idempotency_key: IdempotencyKey | None = None
+
+
+class CancelBooking(WireModel):
+    """``POST /bookings/{hold_id}/cancel``: the tenant's cancellation policy decides how much
+    comes back; ``source`` = the gateway (or wallet) that paid, ``wallet`` = the user's wallet."""
+
+    refund_to: Literal["source", "wallet"] = "source"
+    reason: str = Field(default="", max_length=500)

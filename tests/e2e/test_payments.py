@@ -370,3 +370,92 @@ async def test_a_tenant_can_pin_a_gateway_and_every_decision_is_recorded(hub, db
     assert [(a["gateway"], a["route_reason"], a["fee_paise"]) for a in view["attempts"]] == [
         ("razorpay", "pin", 4000)
     ]
+
+
+async def _policy_and_start(db: asyncpg.Pool, world: World, hours_ahead: int) -> None:
+    async with db.acquire() as conn:
+        await conn.execute(
+            "UPDATE resources SET cancellation_policy = $2::jsonb WHERE id = $1",
+            world.resource_id,
+            '[{"hours_before": 48, "refund_percent": 100}, '
+            '{"hours_before": 6, "refund_percent": 50}]',
+        )
+        await conn.execute(
+            "UPDATE slots SET starts_at = now() + make_interval(hours => $2), "
+            "ends_at = now() + make_interval(hours => $2 + 1) WHERE id = $1",
+            world.slot_ids[0],
+            hours_ahead,
+        )
+
+
+async def test_cancelling_a_paid_booking_refunds_by_policy_once(hub, db, paying, gateway_emulators):
+    world, _ = paying
+    await _set_price(db, world, 100_000)
+    await _policy_and_start(db, world, hours_ahead=30)  # 50 % back
+    hold_id = await _hold(hub, world)
+    user = bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    async with aiohttp.ClientSession(headers=user) as http:
+        view = await _pay_request(http, hub, hold_id)
+        await _checkout(gateway_emulators, view["gateway"], _order(view))
+        await _wait_outcome(hub, world, view["payment_id"])
+        first = await http.post(
+            f"{hub.url}/api/v1/bookings/{hold_id}/cancel",
+            json={"refund_to": "source", "reason": "plans changed"},
+        )
+        assert first.status == 200, await first.text()
+        again = await http.post(
+            f"{hub.url}/api/v1/bookings/{hold_id}/cancel", json={"refund_to": "source"}
+        )
+        assert (
+            await first.json()
+            == await again.json()
+            == {
+                "hold_id": hold_id,
+                "status": "cancelled",
+                "refund_percent": 50,
+                "refund_paise": 50_000,
+                "refunded_to": "source",
+            }
+        )
+    settled = await _payment(hub, world, view["payment_id"])
+    assert settled["refunded_paise"] == 50_000
+    assert [r["amount_paise"] for r in settled["refunds"]] == [50_000]
+    async with db.acquire() as conn:
+        slot = await conn.fetchrow(
+            "SELECT held_qty, confirmed_qty FROM slots WHERE id = $1", world.slot_ids[0]
+        )
+        assert (slot["held_qty"], slot["confirmed_qty"]) == (0, 0)
+        assert (await verify_ledger(conn))["violations"] == 0
+
+
+async def test_cancelling_to_the_wallet_and_too_late_for_any_refund(
+    hub, db, paying, gateway_emulators
+):
+    world, _ = paying
+    await _set_price(db, world, 100_000)
+    await _policy_and_start(db, world, hours_ahead=72)  # 100 % back
+    hold_id = await _hold(hub, world)
+    user = bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    async with aiohttp.ClientSession(headers=user) as http:
+        view = await _pay_request(http, hub, hold_id)
+        await _checkout(gateway_emulators, view["gateway"], _order(view))
+        await _wait_outcome(hub, world, view["payment_id"])
+        done = await (
+            await http.post(
+                f"{hub.url}/api/v1/bookings/{hold_id}/cancel", json={"refund_to": "wallet"}
+            )
+        ).json()
+        assert (done["refund_paise"], done["refunded_to"]) == (100_000, "wallet")
+        wallets = await (await http.get(f"{hub.url}/api/v1/wallets/me")).json()
+        inr = next(w for w in wallets["wallets"] if w["currency"] == "INR")
+        assert inr["balance"] == 100_000
+        # Too late: a booking two hours ahead gets nothing back, but is still cancelled.
+        await _policy_and_start(db, world, hours_ahead=2)
+        late_hold = await _hold(hub, world)
+        late = await _pay_request(http, hub, late_hold)
+        await _checkout(gateway_emulators, late["gateway"], _order(late))
+        await _wait_outcome(hub, world, late["payment_id"])
+        nothing = await (
+            await http.post(f"{hub.url}/api/v1/bookings/{late_hold}/cancel", json={})
+        ).json()
+        assert (nothing["status"], nothing["refund_paise"]) == ("cancelled", 0)

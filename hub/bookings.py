@@ -1,0 +1,109 @@
+"""Cancelling a confirmed booking: places back to the slot, money back by the tenant's
+cancellation policy, to the source (the gateway that captured it, or the wallet that paid) or
+to the user's wallet.
+
+Every step has a fixed id (the actor's cancel is idempotent; the refund's key and the ledger
+transfer id derive from the hold id), so repeating a cancellation refunds nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from actors.commands import CancelBookingCommand
+from actors.ledger import TransferSpec
+from actors.pool import ShardPool
+from hub.auth import Principal
+from hub.payments import PaymentService
+from hub.wallets import WalletService
+from protocols.cancellation import refund_paise, refund_percent
+from protocols.errors import NotFound
+from storage import bookings as store
+from storage import ledger as ledger_db
+from storage.tenancy import tenant_scope
+
+
+class BookingCancellation:
+    def __init__(
+        self,
+        *,
+        db: asyncpg.Pool,
+        shards: ShardPool,
+        wallets: WalletService,
+        payments: PaymentService,
+    ) -> None:
+        self._db = db
+        self._shards = shards
+        self._wallets = wallets
+        self._payments = payments
+
+    async def cancel(
+        self, principal: Principal, hold_id: UUID, *, refund_to: str, reason: str
+    ) -> dict[str, Any]:
+        if principal.tenant_id is None:
+            raise NotFound("no such booking", {"hold_id": str(hold_id)})
+        tenant_id = principal.tenant_id
+        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+            booking = await store.booking_for_cancel(conn, tenant_id=tenant_id, hold_id=hold_id)
+        if booking is None:
+            raise NotFound("no such booking", {"hold_id": str(hold_id)})
+        # The percentage is decided at the first cancellation (the actor's answer is the same
+        # for every repeat; the refund's fixed key stops a second, different amount).
+        percent = refund_percent(booking.policy, starts_at=booking.starts_at, now=datetime.now(UTC))
+        cancelled = await self._shards.execute(
+            CancelBookingCommand(
+                tenant_id=tenant_id,
+                user_id=principal.user_id,
+                hold_id=hold_id,
+                may_cancel_any=principal.is_staff_of(tenant_id),
+            )
+        )
+        async with self._db.acquire() as conn:
+            paid = await store.payment_of_booking(conn, tenant_id=tenant_id, hold_id=hold_id)
+        amount = refund_paise(paid.paid_paise, percent) if paid else 0
+        amount = min(amount, paid.refundable_paise) if paid else 0
+        refunded_to = None
+        if paid is not None and amount > 0:
+            if refund_to == "source" and paid.method == "gateway":
+                assert paid.intent_id is not None
+                await self._payments.refund(
+                    principal,
+                    paid.intent_id,
+                    amount_paise=amount,
+                    reason=reason or "booking cancelled",
+                    idempotency_key=f"cancel:{hold_id}",
+                    as_system=True,
+                )
+                refunded_to = "source"
+            else:
+                await self._to_wallet(booking, amount, hold_id)
+                refunded_to = "wallet"
+        return {
+            "hold_id": str(cancelled.hold_id),
+            "status": str(cancelled.status),
+            "refund_percent": percent if paid else 0,
+            "refund_paise": amount,
+            "refunded_to": refunded_to,
+        }
+
+    async def _to_wallet(self, booking: store.BookingForCancel, amount: int, hold_id: UUID) -> None:
+        """The tenant gives the money back into the user's INR wallet."""
+        async with self._db.acquire() as conn:
+            wallet = await ledger_db.ensure_account(
+                conn,
+                code="user_wallet",
+                currency="INR",
+                tenant_id=booking.tenant_id,
+                owner_user_id=booking.user_id,
+                limited=True,
+            )
+            payable = await ledger_db.ensure_account(
+                conn, code="tenant_payable", currency="INR", tenant_id=booking.tenant_id
+            )
+        await self._wallets.apply(
+            (TransferSpec(f"cancel:{hold_id}", payable, wallet, amount, code="booking_cancelled"),)
+        )

@@ -1,0 +1,98 @@
+"""Confirmed bookings as cancellation needs them: when, what policy, and how they were paid."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class BookingForCancel:
+    hold_id: UUID
+    tenant_id: UUID
+    user_id: UUID
+    status: str
+    starts_at: datetime
+    policy: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BookingPayment:
+    """``method`` gateway (``intent_id``) or wallet (``wallet_id``); ``refundable_paise`` is
+    what was paid and not yet given back."""
+
+    method: str
+    intent_id: UUID | None
+    wallet_id: UUID | None
+    paid_paise: int
+    refundable_paise: int
+
+
+async def booking_for_cancel(
+    conn: asyncpg.Connection, *, tenant_id: UUID, hold_id: UUID
+) -> BookingForCancel | None:
+    row = await conn.fetchrow(
+        """
+        SELECT h.id, h.tenant_id, h.user_id, h.status, s.starts_at, r.cancellation_policy
+        FROM holds h
+        JOIN slots s ON s.tenant_id = h.tenant_id AND s.id = h.slot_id
+        JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id
+        WHERE h.tenant_id = $1 AND h.id = $2
+        """,
+        tenant_id,
+        hold_id,
+    )
+    if row is None:
+        return None
+    policy = row["cancellation_policy"]
+    if isinstance(policy, str):
+        policy = json.loads(policy)
+    return BookingForCancel(
+        hold_id=row["id"],
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        status=row["status"],
+        starts_at=row["starts_at"],
+        policy=policy or [],
+    )
+
+
+async def payment_of_booking(
+    conn: asyncpg.Connection, *, tenant_id: UUID, hold_id: UUID
+) -> BookingPayment | None:
+    """How the booking was paid: a captured gateway payment for this hold (or for the hold it
+    replaced after expiring), or the user's wallet."""
+    row = await conn.fetchrow(
+        """
+        SELECT p.id, p.captured_paise, p.refunded_paise FROM payment_intents p
+        WHERE p.tenant_id = $1 AND p.status = 'captured'
+          AND (p.hold_id = $2 OR 'repay:' || p.id::text =
+               (SELECT idempotency_key FROM holds WHERE id = $2))
+        """,
+        tenant_id,
+        hold_id,
+    )
+    if row is not None:
+        return BookingPayment(
+            "gateway",
+            row["id"],
+            None,
+            row["captured_paise"],
+            row["captured_paise"] - row["refunded_paise"],
+        )
+    row = await conn.fetchrow(
+        "SELECT wallet_id, amount_paise FROM hold_payments "
+        "WHERE tenant_id = $1 AND hold_id = $2 AND state = 'done'",
+        tenant_id,
+        hold_id,
+    )
+    if row is not None:
+        return BookingPayment(
+            "wallet", None, row["wallet_id"], row["amount_paise"], row["amount_paise"]
+        )
+    return None
