@@ -41,16 +41,20 @@ import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
+from hub.bench.scratch import (
+    BenchFailed,
+    check_synchronous_commit,
+    positive_int,
+    run_bench,
+    scratch_database,
+)
 from hub.settings import Settings
 from storage.bench import (
     BenchTenant,
     audit_tenant,
     checkpoint,
     create_bench_tenant,
-    create_scratch_database,
-    drop_scratch_database,
     server_setting,
-    with_database,
 )
 
 log = logging.getLogger("seva.bench")
@@ -70,10 +74,6 @@ BENCH_TOKEN_TTL_SECS = 3600
 # deliberately as fast as they can be, so the limit is lifted for the run.
 BENCH_SOCKET_EVENTS_PER_SEC = 1_000_000.0
 BENCH_SOCKET_BURST = 1_000_000
-
-
-class BenchFailed(RuntimeError):
-    """The bench could not run to the end (a server did not start, the load generator died)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,45 +124,45 @@ class SideResult:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clients",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"concurrent clients, one connection and one user each "
         f"(default {DEFAULT_CLIENTS}; {SMOKE_CLIENTS} with --smoke)",
     )
     parser.add_argument(
         "--slots",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"slots the clients race for (default {DEFAULT_SLOTS}; {SMOKE_SLOTS} with --smoke)",
     )
     parser.add_argument(
         "--requests",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"holds each client asks for, one after another "
         f"(default {DEFAULT_REQUESTS}; {SMOKE_REQUESTS} with --smoke)",
     )
     parser.add_argument(
         "--capacity",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="places per slot (default clients*requests/(2*slots): about half the attempts win)",
     )
     parser.add_argument(
         "--shards",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="hub shard actors (default: SEVA_SHARDS, i.e. the CPU count)",
     )
     parser.add_argument(
         "--baseline-pool",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_BASELINE_POOL,
         help=f"PostgreSQL connections of the baseline (default {DEFAULT_BASELINE_POOL})",
     )
     parser.add_argument(
         "--connect-chunk",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CONNECT_CHUNK,
         help=f"Socket.IO clients connecting at once (default {DEFAULT_CONNECT_CHUNK})",
     )
@@ -179,13 +179,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the run's scratch database (not dropped)"
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def config_from_args(settings: Settings, args: argparse.Namespace) -> BenchConfig:
@@ -215,14 +208,7 @@ def config_from_args(settings: Settings, args: argparse.Namespace) -> BenchConfi
 
 def run_from_args(settings: Settings, args: argparse.Namespace) -> int:
     config = config_from_args(settings, args)
-    try:
-        summary_line, healthy = asyncio.run(run(settings, config))
-    except (BenchFailed, OSError, asyncpg.PostgresError) as exc:
-        print(f"bench failed: {exc!r}", file=sys.stderr, flush=True)
-        print(json.dumps({"bench": "contention", "error": str(exc)}), flush=True)
-        return 2
-    print(json.dumps(summary_line), flush=True)
-    return 0 if healthy else 1
+    return run_bench("contention", lambda: run(settings, config))
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -233,7 +219,10 @@ async def run(settings: Settings, config: BenchConfig) -> tuple[dict[str, Any], 
     integrity checks passed."""
     from hub.cli import database
 
-    async with database(settings) as server_dsn, _scratch_database(server_dsn, config) as dsn:
+    async with (
+        database(settings) as server_dsn,
+        scratch_database(server_dsn, keep_data=config.keep_data) as dsn,
+    ):
         conn = await asyncpg.connect(dsn)
         try:
             server = {
@@ -243,7 +232,7 @@ async def run(settings: Settings, config: BenchConfig) -> tuple[dict[str, Any], 
             server["database"] = await conn.fetchval("SELECT current_database()")
         finally:
             await conn.close()
-        _check_synchronous_commit(server["synchronous_commit"])
+        check_synchronous_commit(server["synchronous_commit"])
         needed = config.baseline_pool + 10
         if int(server["max_connections"]) < needed:
             raise BenchFailed(
@@ -261,55 +250,6 @@ async def run(settings: Settings, config: BenchConfig) -> tuple[dict[str, Any], 
         ours = await _run_ours(settings, dsn, config)
         print(_side_line(ours, config), flush=True)
     return summary(config, server, ours=ours, baseline=baseline), ours.healthy and baseline.healthy
-
-
-@contextlib.asynccontextmanager
-async def _scratch_database(server_dsn: str, config: BenchConfig) -> AsyncIterator[str]:
-    """A fresh, migrated database on the same server for this run, dropped afterwards.
-
-    Both sides then start from the same empty tables, and the bench leaves nothing behind in
-    the database it was pointed at. If the role may not create databases (or the DSN is not a
-    URL), the run uses the given database itself and leaves its bench tenants there.
-    """
-    from storage.migrate import apply_migrations
-
-    name = f"seva_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        try:
-            dsn = with_database(server_dsn, name)
-            await create_scratch_database(admin, name)
-        except (ValueError, asyncpg.InsufficientPrivilegeError) as exc:
-            print(
-                f"note: cannot create a scratch database ({exc}); running in the given "
-                "database, whose bench tenants stay behind",
-                flush=True,
-            )
-            await apply_migrations(admin)
-            yield server_dsn
-            return
-        try:
-            conn = await asyncpg.connect(dsn)
-            try:
-                await apply_migrations(conn)
-            finally:
-                await conn.close()
-            yield dsn
-        finally:
-            if config.keep_data:
-                print(f"kept database {name}", flush=True)
-            else:
-                await drop_scratch_database(admin, name)
-    finally:
-        await admin.close()
-
-
-def _check_synchronous_commit(value: str) -> None:
-    if value != "on":
-        raise BenchFailed(
-            f"synchronous_commit is {value!r} on this server/role; the bench compares durable "
-            "commits and needs it 'on'"
-        )
 
 
 async def _run_baseline(dsn: str, config: BenchConfig) -> SideResult:
@@ -407,7 +347,7 @@ async def _serving(app: web.Application) -> AsyncIterator[str]:
 async def _assert_synchronous_commit(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        _check_synchronous_commit(await server_setting(conn, "synchronous_commit"))
+        check_synchronous_commit(await server_setting(conn, "synchronous_commit"))
         # Start each timed phase from a clean slate rather than let a checkpoint land in one.
         await checkpoint(conn)
     finally:

@@ -39,29 +39,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
-import json
 import logging
 import random
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from hub.bench.contention import BenchFailed
 from hub.bench.loadgen import percentile
+from hub.bench.scratch import (
+    BenchFailed,
+    check_synchronous_commit,
+    positive_int,
+    run_bench,
+    scratch_database,
+)
 from hub.settings import Settings
 from storage.bench import (
     checkpoint,
-    create_scratch_database,
-    drop_scratch_database,
     server_setting,
-    with_database,
 )
 from storage.bench_wallet import (
     BENCH_DEBIT_CODE,
@@ -201,33 +201,33 @@ class SideResult:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ops",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"debits per scenario and side (default {DEFAULT_OPS}; {SMOKE_OPS} with --smoke)",
     )
     parser.add_argument(
         "--wallets",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"wallets of the spread scenario "
         f"(default {DEFAULT_WALLETS}; {SMOKE_WALLETS} with --smoke)",
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"debits in flight at once (default {DEFAULT_CONCURRENCY}; "
         f"{SMOKE_CONCURRENCY} with --smoke)",
     )
     parser.add_argument(
         "--shards",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="wallet shard actors (default: SEVA_WALLET_SHARDS, else SEVA_SHARDS)",
     )
     parser.add_argument(
         "--baseline-pool",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_BASELINE_POOL,
         help=f"PostgreSQL connections of the baseline (default {DEFAULT_BASELINE_POOL})",
     )
@@ -245,13 +245,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the run's scratch database (not dropped)"
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def config_from_args(settings: Settings, args: argparse.Namespace) -> WalletBenchConfig:
@@ -275,14 +268,7 @@ def config_from_args(settings: Settings, args: argparse.Namespace) -> WalletBenc
 
 def run_from_args(settings: Settings, args: argparse.Namespace) -> int:
     config = config_from_args(settings, args)
-    try:
-        summary_line, healthy = asyncio.run(run(settings, config))
-    except (BenchFailed, OSError, asyncpg.PostgresError) as exc:
-        print(f"bench failed: {exc!r}", file=sys.stderr, flush=True)
-        print(json.dumps({"bench": "wallet", "error": str(exc)}), flush=True)
-        return 2
-    print(json.dumps(summary_line), flush=True)
-    return 0 if healthy else 1
+    return run_bench("wallet", lambda: run(settings, config))
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -300,7 +286,7 @@ async def run(settings: Settings, config: WalletBenchConfig) -> tuple[dict[str, 
     ]
     async with (
         database(settings) as server_dsn,
-        _scratch_database(server_dsn, keep_data=config.keep_data) as dsn,
+        scratch_database(server_dsn, keep_data=config.keep_data) as dsn,
     ):
         conn = await asyncpg.connect(dsn)
         try:
@@ -311,7 +297,7 @@ async def run(settings: Settings, config: WalletBenchConfig) -> tuple[dict[str, 
             server["database"] = await conn.fetchval("SELECT current_database()")
         finally:
             await conn.close()
-        _check_synchronous_commit(server["synchronous_commit"])
+        check_synchronous_commit(server["synchronous_commit"])
         needed = config.baseline_pool + SERVICE_POOL_SIZE + 4 * config.shards + 10
         if int(server["max_connections"]) < needed:
             raise BenchFailed(
@@ -355,58 +341,10 @@ async def run(settings: Settings, config: WalletBenchConfig) -> tuple[dict[str, 
     return line, healthy
 
 
-@contextlib.asynccontextmanager
-async def _scratch_database(server_dsn: str, *, keep_data: bool) -> AsyncIterator[str]:
-    """A fresh, migrated database on the same server for this run, dropped afterwards.
-
-    If the role may not create databases (or the DSN is not a URL), the run uses the given
-    database itself and leaves its bench accounts and tables there.
-    """
-    from storage.migrate import apply_migrations
-
-    name = f"seva_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        try:
-            dsn = with_database(server_dsn, name)
-            await create_scratch_database(admin, name)
-        except (ValueError, asyncpg.InsufficientPrivilegeError) as exc:
-            print(
-                f"note: cannot create a scratch database ({exc}); running in the given "
-                "database, whose bench accounts and tables stay behind",
-                flush=True,
-            )
-            await apply_migrations(admin)
-            yield server_dsn
-            return
-        try:
-            conn = await asyncpg.connect(dsn)
-            try:
-                await apply_migrations(conn)
-            finally:
-                await conn.close()
-            yield dsn
-        finally:
-            if keep_data:
-                print(f"kept database {name}", flush=True)
-            else:
-                await drop_scratch_database(admin, name)
-    finally:
-        await admin.close()
-
-
-def _check_synchronous_commit(value: str) -> None:
-    if value != "on":
-        raise BenchFailed(
-            f"synchronous_commit is {value!r} on this server/role; the bench compares durable "
-            "commits and needs it 'on'"
-        )
-
-
 async def _before_timed_phase(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        _check_synchronous_commit(await server_setting(conn, "synchronous_commit"))
+        check_synchronous_commit(await server_setting(conn, "synchronous_commit"))
         # Start each timed phase from a clean slate rather than let a checkpoint land in one.
         await checkpoint(conn)
     finally:
