@@ -240,6 +240,9 @@ class TenantInventory:
             )
         slot = self._slot(hold.slot_id)
         slot.confirmed_qty -= hold.qty
+        self._roll_month(now)
+        if self._month_of(hold.created_at) == self.month:
+            self.month_bookings -= 1  # a cancelled booking no longer counts against the plan
         cancelled = replace(hold, status=HoldStatus.CANCELLED, updated_at=now)
         effects.record_hold(cancelled, is_new=False)
         self._changed(slot, effects)

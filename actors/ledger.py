@@ -120,6 +120,10 @@ class Ledger:
             op.pending_id for op in ops if isinstance(op, PostSpec | VoidSpec)
         }
         pending_before = {p: self.pending.get(p) for p in pending_ids}
+        # The batch's lookups learn of this group's transfers as they are applied; a failed
+        # group must not leave them there for a later command of the same batch to trust.
+        existing_before = {t: existing.get(t) for t in pending_ids}
+        resolutions_before = {p: resolutions.get(p) for p in pending_ids}
         group = ops[0].transfer_id if len(ops) > 1 else None
         try:
             return tuple(self._apply(op, group, existing, resolutions, now, effects) for op in ops)
@@ -133,6 +137,8 @@ class Ledger:
                     self.pending.pop(pending_id, None)
                 else:
                     self.pending[pending_id] = record
+            _restore(existing, existing_before)
+            _restore(resolutions, resolutions_before)
             raise
 
     def _accounts_of(
@@ -394,6 +400,14 @@ class Ledger:
             user_data=user_data,
             created_at=now,
         )
+
+
+def _restore(mapping: dict[str, Any], before: dict[str, Any]) -> None:
+    for key, value in before.items():
+        if value is None:
+            mapping.pop(key, None)
+        else:
+            mapping[key] = value
 
 
 def _same_as(prior: TransferRecord, op: LedgerOp, pending: TransferRecord | None) -> None:

@@ -64,30 +64,41 @@ class BookingCancellation:
         )
         async with self._db.acquire() as conn:
             paid = await store.payment_of_booking(conn, tenant_id=tenant_id, hold_id=hold_id)
-        amount = refund_paise(paid.paid_paise, percent) if paid else 0
-        amount = min(amount, paid.refundable_paise) if paid else 0
-        refunded_to = None
-        if paid is not None and amount > 0:
-            if refund_to == "source" and paid.method == "gateway":
-                assert paid.intent_id is not None
-                await self._payments.refund(
-                    principal,
-                    paid.intent_id,
-                    amount_paise=amount,
-                    reason=reason or "booking cancelled",
-                    idempotency_key=f"cancel:{hold_id}",
-                    as_system=True,
-                )
-                refunded_to = "source"
-            else:
-                await self._to_wallet(booking, amount, hold_id)
-                refunded_to = "wallet"
+            amount = (
+                min(refund_paise(paid.paid_paise, percent), paid.refundable_paise) if paid else 0
+            )
+            destination = None
+            if paid is not None and amount > 0:
+                by_card = refund_to == "source" and paid.method == "gateway"
+                destination = "source" if by_card else "wallet"
+            decision, _made = await store.decide_cancellation(
+                conn,
+                tenant_id=tenant_id,
+                hold_id=hold_id,
+                decision=store.CancellationDecision(
+                    percent if paid else 0, amount if destination else 0, destination
+                ),
+                intent_id=paid.intent_id if paid else None,
+            )
+        # Carry out the decision taken the first time (fixed ids: nothing is paid twice).
+        if decision.refunded_to == "source":
+            assert paid is not None and paid.intent_id is not None
+            await self._payments.refund(
+                principal,
+                paid.intent_id,
+                amount_paise=decision.refund_paise,
+                reason=reason or "booking cancelled",
+                idempotency_key=f"cancel:{hold_id}",
+                as_system=True,
+            )
+        elif decision.refunded_to == "wallet":
+            await self._to_wallet(booking, decision.refund_paise, hold_id)
         return {
             "hold_id": str(cancelled.hold_id),
             "status": str(cancelled.status),
-            "refund_percent": percent if paid else 0,
-            "refund_paise": amount,
-            "refunded_to": refunded_to,
+            "refund_percent": decision.refund_percent,
+            "refund_paise": decision.refund_paise,
+            "refunded_to": decision.refunded_to,
         }
 
     async def _to_wallet(self, booking: store.BookingForCancel, amount: int, hold_id: UUID) -> None:

@@ -191,7 +191,9 @@ class AvailabilityFanout:
             except (ValueError, KeyError, TypeError):
                 log.error("ignoring malformed availability notification")
                 continue
-            if stream not in self._views:
+            if stream not in self._views and stream not in self._locks:
+                # Nobody watches it here (a first subscriber still loading holds its lock, so
+                # this change is delivered, or skipped, once the snapshot is in place).
                 continue
             try:
                 async with self._locks[stream]:

@@ -59,25 +59,29 @@ class PaymentJobs:
                 await task
 
     async def drain_inbox(self, *, limit: int = 50) -> int:
-        """Apply stored webhooks; returns how many were applied (failures stay for later)."""
-        applied = 0
-        async with self._db.acquire() as conn, conn.transaction():
-            for event in await inbox.claim(conn, limit=limit):
+        """Apply due stored webhooks, one transaction each; returns how many were handled. One
+        that cannot be applied yet (a gateway or shard down) is retried later with backoff."""
+        handled = 0
+        while handled < limit:
+            async with self._db.acquire() as conn, conn.transaction():
+                event = await inbox.claim_one(conn)
+                if event is None:
+                    return handled
                 prefixes = PAYMENT_EVENTS.get(event.gateway, ())
                 if event.gateway_order_id is None or not event.event_type.startswith(prefixes):
                     await inbox.mark_processed(conn, inbox_id=event.inbox_id, outcome="ignored")
-                    continue
-                try:
-                    outcome = await self._payments.apply_event(
-                        event.tenant_id, event.gateway, event.gateway_order_id
-                    )
-                except SevaError as exc:
-                    # The gateway or a shard is down: leave it for the next round.
-                    log.warning("webhook %s not applied yet: %s", event.event_id, exc)
-                    continue
-                await inbox.mark_processed(conn, inbox_id=event.inbox_id, outcome=outcome)
-                applied += 1
-        return applied
+                else:
+                    try:
+                        outcome = await self._payments.apply_event(
+                            event.tenant_id, event.gateway, event.gateway_order_id
+                        )
+                    except SevaError as exc:
+                        log.warning("webhook %s not applied yet: %s", event.event_id, exc)
+                        await inbox.retry_later(conn, inbox_id=event.inbox_id, error=exc.code)
+                    else:
+                        await inbox.mark_processed(conn, inbox_id=event.inbox_id, outcome=outcome)
+            handled += 1
+        return handled
 
     async def _inbox_forever(self) -> None:
         while True:
@@ -87,13 +91,14 @@ class PaymentJobs:
             try:
                 while await self.drain_inbox():
                     pass
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("webhook inbox round failed: %r", exc)
+            except Exception:
+                # Keep applying webhooks whatever one of them did; it is retried later.
+                log.exception("webhook inbox round failed")
 
     async def _reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self._reconcile_every)
             try:
                 await self._payments.reconcile_once(older_than_secs=self._reconcile_after)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("reconciliation round failed: %r", exc)
+            except Exception:
+                log.exception("reconciliation round failed")

@@ -35,10 +35,12 @@ from hub.auth import Principal
 from hub.wallets import WalletService
 from protocols.errors import (
     Conflict,
+    Forbidden,
     GatewayRejected,
     GatewayUnavailable,
     Invalid,
     NotFound,
+    PaymentDeclined,
     SevaError,
     Unavailable,
 )
@@ -404,7 +406,7 @@ class PaymentService:
         hold_id = intent.hold_id
         try:
             await self._shards.execute(ConfirmHoldCommand(intent.tenant_id, hold_id))
-        except Conflict:
+        except _CANNOT_BOOK:
             # The hold expired or was released before the money came: hold again if places
             # remain (same slot, same quantity), else give the money back.
             async with self._db.acquire() as conn:
@@ -418,10 +420,16 @@ class PaymentService:
                     )
                 )
                 await self._shards.execute(ConfirmHoldCommand(intent.tenant_id, again.hold_id))
-            except Conflict:
+            except _CANNOT_BOOK:
                 await self._book_capture(intent, attempt)
+                # The outcome is decided and saved with the refund row, before the gateway is
+                # called: a retry must resend this refund, never book a place that came free.
                 await self._refund_attempt(
-                    intent, attempt, intent.captured_paise, key=f"unfulfillable:{intent.intent_id}"
+                    intent,
+                    attempt,
+                    intent.captured_paise,
+                    key=f"unfulfillable:{intent.intent_id}",
+                    outcome="refunded_unfulfillable",
                 )
                 return "refunded_unfulfillable"
         await self._book_capture(intent, attempt)
@@ -515,6 +523,13 @@ class PaymentService:
             }
             prior = existing.get(idempotency_key)
             if prior is None:
+                if intent.purpose == "wallet_topup":
+                    # The money is in the wallet now; giving it back to the card too would
+                    # pay it out twice.
+                    raise Conflict(
+                        "a wallet top-up is not refunded to the card",
+                        {"reason": "topup_not_refundable"},
+                    )
                 if intent.status != "captured":
                     raise Conflict(
                         "only a captured payment can be refunded", {"status": intent.status}
@@ -547,7 +562,13 @@ class PaymentService:
         return await self.view(intent_id)
 
     async def _refund_attempt(
-        self, intent: store.Intent, attempt: store.Attempt, amount: int, *, key: str
+        self,
+        intent: store.Intent,
+        attempt: store.Attempt,
+        amount: int,
+        *,
+        key: str,
+        outcome: str | None = None,
     ) -> None:
         async with self._db.acquire() as conn, conn.transaction():
             locked = await store.get_intent(conn, intent_id=intent.intent_id, for_update=True)
@@ -574,33 +595,62 @@ class PaymentService:
                     reason="automatic",
                     idempotency_key=key,
                 )
+            if outcome is not None:
+                await store.set_outcome(conn, intent_id=intent.intent_id, outcome=outcome)
         await self._send_refund(intent, attempt, refund)
 
     async def _send_refund(
         self, intent: store.Intent, attempt: store.Attempt, refund: store.Refund
     ) -> None:
-        if refund.status == "processed":
-            return
+        """Send one refund to the gateway, at most once at a time per payment.
+
+        Razorpay does not deduplicate refunds by our id, so two senders could each create one:
+        a PostgreSQL advisory lock per payment serializes senders across hub processes, and the
+        refund's state is read again under it. A refund the gateway refuses or fails is
+        un-counted (``refunded_paise``) so the money can be refunded again; one that could not
+        be sent (gateway down) stays ``requested`` for the sweeper. The ledger moves only for a
+        refund the gateway accepted.
+        """
+        lock_key = _advisory_key(intent.intent_id)
+        async with self._db.acquire() as lock_conn:
+            await lock_conn.execute("SELECT pg_advisory_lock($1)", lock_key)
+            try:
+                current = await store.get_refund(lock_conn, refund_id=refund.refund_id)
+                if current is None or current.status != "requested":
+                    return
+                await self._send_refund_locked(intent, attempt, current)
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+
+    async def _send_refund_locked(
+        self, intent: store.Intent, attempt: store.Attempt, refund: store.Refund
+    ) -> None:
         adapter = await self._adapter(intent.tenant_id, attempt.gateway)
         assert attempt.gateway_order_id is not None
         payments = await adapter.fetch_payments(attempt.gateway_order_id)
         captured = next((p for p in payments if p.status is PaymentStatus.CAPTURED), None)
         if captured is None:
             raise Conflict("the gateway has no captured payment for this order")
-        done = await adapter.refund(
-            RefundRequest(
-                refund_id=refund.refund_id.hex,
-                gateway_order_id=attempt.gateway_order_id,
-                gateway_payment_id=captured.gateway_payment_id,
-                amount_paise=refund.amount_paise,
-                note=refund.reason[:200] or None,
+        try:
+            done = await adapter.refund(
+                RefundRequest(
+                    refund_id=refund.refund_id.hex,
+                    gateway_order_id=attempt.gateway_order_id,
+                    gateway_payment_id=captured.gateway_payment_id,
+                    amount_paise=refund.amount_paise,
+                    # Cashfree wants a note of at least 3 characters.
+                    note=(refund.reason or "refund")[:200].ljust(3, "."),
+                )
             )
-        )
-        status = (
-            "failed"
-            if done.status is RefundStatus.FAILED
-            else ("processed" if done.status is RefundStatus.PROCESSED else "pending")
-        )
+        except (GatewayRejected, PaymentDeclined):
+            async with self._db.acquire() as conn:
+                await store.fail_refund(conn, refund=refund)
+            raise
+        if done.status is RefundStatus.FAILED:
+            async with self._db.acquire() as conn:
+                await store.fail_refund(conn, refund=refund)
+            return
+        status = "processed" if done.status is RefundStatus.PROCESSED else "pending"
         async with self._db.acquire() as conn:
             await store.update_refund(
                 conn,
@@ -612,7 +662,10 @@ class PaymentService:
             payable = await ledger_db.ensure_account(
                 conn, code="tenant_payable", currency="INR", tenant_id=intent.tenant_id
             )
-        if intent.purpose == "hold":
+        # Only money that reached the tenant's payable comes back out of it: a booking's
+        # payment. A duplicate capture was never booked to the tenant, and a top-up is not
+        # refundable here.
+        if intent.purpose == "hold" and not refund.idempotency_key.startswith("dup:"):
             # The tenant gives the money back; the gateway's fee is not returned.
             await self._wallets.apply(
                 (
@@ -625,6 +678,27 @@ class PaymentService:
                     ),
                 )
             )
+
+    async def resend_refunds(self, *, older_than_secs: float) -> int:
+        """Refunds counted but not yet accepted by a gateway (it was down): try again."""
+        async with self._db.acquire() as conn:
+            waiting = await store.unsent_refunds(conn, older_than_secs=older_than_secs)
+        sent = 0
+        for refund in waiting:
+            async with self._db.acquire() as conn:
+                intent = await store.get_intent(conn, intent_id=refund.intent_id)
+                attempts = await store.attempts_of(conn, intent_id=refund.intent_id)
+            if intent is None:
+                continue
+            attempt = next((a for a in attempts if a.status == "paid"), None)
+            if attempt is None:
+                continue
+            try:
+                await self._send_refund(intent, attempt, refund)
+                sent += 1
+            except SevaError as exc:
+                log.warning("refund %s not sent yet: %s", refund.refund_id, exc)
+        return sent
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -640,9 +714,9 @@ class PaymentService:
                 await lock_conn.execute("SELECT pg_advisory_unlock($1)", RECONCILE_LOCK_KEY)
 
     async def _reconcile(self, older_than_secs: float) -> int:
+        changed = await self.resend_refunds(older_than_secs=older_than_secs)
         async with self._db.acquire() as conn:
             stale = await store.stale_intents(conn, older_than_secs=older_than_secs)
-        changed = 0
         for intent in stale:
             try:
                 if intent.status == "captured":
@@ -683,6 +757,16 @@ class PaymentService:
         if attempt is None or attempt.tenant_id != tenant_id:
             return "unknown_order"
         return await self.settle_from_gateway(tenant_id, attempt) or "no_change"
+
+
+# What the inventory actor answers when a booking cannot be had (taken, expired, over the plan's
+# limit, slot gone): the money goes back. Unavailable is not here: that is retried.
+_CANNOT_BOOK = (Conflict, Forbidden, NotFound)
+
+
+def _advisory_key(intent_id: UUID) -> int:
+    """A signed 64-bit advisory-lock key for one payment."""
+    return (intent_id.int >> 64) - (1 << 63)
 
 
 def _checkout_of(attempt: store.Attempt, amount_paise: int) -> dict[str, Any]:

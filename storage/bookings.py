@@ -96,3 +96,54 @@ async def payment_of_booking(
             "wallet", None, row["wallet_id"], row["amount_paise"], row["amount_paise"]
         )
     return None
+
+
+@dataclass(frozen=True)
+class CancellationDecision:
+    refund_percent: int
+    refund_paise: int
+    refunded_to: str | None
+
+
+async def decide_cancellation(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: UUID,
+    hold_id: UUID,
+    decision: CancellationDecision,
+    intent_id: UUID | None,
+) -> tuple[CancellationDecision, bool]:
+    """Record the decision unless one exists; returns (the decision in force, made now).
+
+    A wallet refund of a card payment is counted against the payment here, in the same
+    transaction, so a later card refund cannot pay the same money out again.
+    """
+    async with conn.transaction():
+        made = await conn.fetchval(
+            """
+            INSERT INTO booking_cancellations (hold_id, tenant_id, refund_percent, refund_paise,
+                                               refunded_to)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hold_id) DO NOTHING RETURNING 1
+            """,
+            hold_id,
+            tenant_id,
+            decision.refund_percent,
+            decision.refund_paise,
+            decision.refunded_to,
+        )
+        if made and intent_id is not None and decision.refunded_to == "wallet":
+            await conn.execute(
+                "UPDATE payment_intents SET refunded_paise = refunded_paise + $2 WHERE id = $1",
+                intent_id,
+                decision.refund_paise,
+            )
+        row = await conn.fetchrow(
+            "SELECT refund_percent, refund_paise, refunded_to FROM booking_cancellations "
+            "WHERE hold_id = $1",
+            hold_id,
+        )
+    assert row is not None
+    return (
+        CancellationDecision(row["refund_percent"], row["refund_paise"], row["refunded_to"]),
+        bool(made),
+    )

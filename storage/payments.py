@@ -316,6 +316,40 @@ async def update_refund(
     )
 
 
+async def get_refund(conn: asyncpg.Connection, *, refund_id: UUID) -> Refund | None:
+    row = await conn.fetchrow("SELECT * FROM payment_refunds WHERE id = $1", refund_id)
+    return _refund(row) if row else None
+
+
+async def fail_refund(conn: asyncpg.Connection, *, refund: Refund) -> None:
+    """The gateway refused or failed it: it no longer counts as refunded."""
+    async with conn.transaction():
+        changed = await conn.fetchval(
+            "UPDATE payment_refunds SET status = 'failed', updated_at = now() "
+            "WHERE id = $1 AND status = 'requested' RETURNING 1",
+            refund.refund_id,
+        )
+        if changed:
+            await conn.execute(
+                "UPDATE payment_intents SET refunded_paise = refunded_paise - $2, "
+                "updated_at = now() WHERE id = $1",
+                refund.intent_id,
+                refund.amount_paise,
+            )
+
+
+async def unsent_refunds(
+    conn: asyncpg.Connection, *, older_than_secs: float, limit: int = 100
+) -> list[Refund]:
+    rows = await conn.fetch(
+        "SELECT * FROM payment_refunds WHERE status = 'requested' "
+        "AND updated_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2",
+        older_than_secs,
+        limit,
+    )
+    return [_refund(r) for r in rows]
+
+
 async def refunds_of(conn: asyncpg.Connection, *, intent_id: UUID) -> list[Refund]:
     rows = await conn.fetch(
         "SELECT * FROM payment_refunds WHERE intent_id = $1 ORDER BY created_at, id", intent_id

@@ -48,26 +48,39 @@ async def store(
     return inserted is not None
 
 
-async def claim(conn: asyncpg.Connection, *, limit: int) -> list[InboxEvent]:
-    """Unprocessed events, locked for this transaction (other hubs skip them)."""
-    rows = await conn.fetch(
+async def claim_one(conn: asyncpg.Connection) -> InboxEvent | None:
+    """The next due unprocessed event, locked for the caller's transaction (other hubs skip
+    it). Events waiting for a retry do not block the ones behind them."""
+    r = await conn.fetchrow(
         """
         SELECT id, gateway, tenant_id, event_id, event_type, gateway_order_id FROM webhook_inbox
-        WHERE processed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-        """,
-        limit,
+        WHERE processed_at IS NULL AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+        """
     )
-    return [
-        InboxEvent(
-            r["id"],
-            r["gateway"],
-            r["tenant_id"],
-            r["event_id"],
-            r["event_type"],
-            r["gateway_order_id"],
-        )
-        for r in rows
-    ]
+    if r is None:
+        return None
+    return InboxEvent(
+        r["id"],
+        r["gateway"],
+        r["tenant_id"],
+        r["event_id"],
+        r["event_type"],
+        r["gateway_order_id"],
+    )
+
+
+async def retry_later(conn: asyncpg.Connection, *, inbox_id: int, error: str) -> None:
+    """Back off: 1 s, 2 s, 4 s ... up to 5 minutes between tries."""
+    await conn.execute(
+        """
+        UPDATE webhook_inbox SET attempts = attempts + 1, outcome = $2,
+               next_attempt_at = now() + make_interval(secs => least(300, 2 ^ attempts))
+        WHERE id = $1
+        """,
+        inbox_id,
+        error[:200],
+    )
 
 
 async def mark_processed(conn: asyncpg.Connection, *, inbox_id: int, outcome: str) -> None:

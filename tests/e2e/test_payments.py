@@ -459,3 +459,67 @@ async def test_cancelling_to_the_wallet_and_too_late_for_any_refund(
             await http.post(f"{hub.url}/api/v1/bookings/{late_hold}/cancel", json={})
         ).json()
         assert (nothing["status"], nothing["refund_paise"]) == ("cancelled", 0)
+
+
+async def test_a_second_cancellation_asking_for_another_destination_pays_nothing_more(
+    hub, db, paying, gateway_emulators
+):
+    world, _ = paying
+    await _set_price(db, world, 100_000)
+    await _policy_and_start(db, world, hours_ahead=72)  # 100 % back
+    hold_id = await _hold(hub, world)
+    user = bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    async with aiohttp.ClientSession(headers=user) as http:
+        view = await _pay_request(http, hub, hold_id)
+        await _checkout(gateway_emulators, view["gateway"], _order(view))
+        await _wait_outcome(hub, world, view["payment_id"])
+        first = await (
+            await http.post(
+                f"{hub.url}/api/v1/bookings/{hold_id}/cancel", json={"refund_to": "wallet"}
+            )
+        ).json()
+        second = await (
+            await http.post(
+                f"{hub.url}/api/v1/bookings/{hold_id}/cancel", json={"refund_to": "source"}
+            )
+        ).json()
+        assert first == second
+        assert (first["refunded_to"], first["refund_paise"]) == ("wallet", 100_000)
+    settled = await _payment(hub, world, view["payment_id"])
+    assert settled["refunds"] == []  # nothing went back to the card
+    assert settled["refunded_paise"] == 100_000  # the wallet refund counts against it
+    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
+    async with aiohttp.ClientSession(
+        headers=bearer(token_for(hub, admin, world.tenant_id, "tenant_admin"))
+    ) as http:
+        more = await http.post(
+            f"{hub.url}/api/v1/payments/{view['payment_id']}/refunds",
+            json={},
+            headers={"Idempotency-Key": "after-cancel"},
+        )
+        assert more.status == 409
+
+
+async def test_a_wallet_top_up_is_not_refunded_to_the_card(hub, db, paying, gateway_emulators):
+    world, _ = paying
+    user = bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    async with aiohttp.ClientSession(headers=user) as http:
+        made = await http.post(
+            f"{hub.url}/api/v1/payments/intents",
+            json={"purpose": "wallet_topup", "amount_paise": 50_000},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        view = await made.json()
+    await _checkout(gateway_emulators, view["gateway"], _order(view))
+    assert (await _wait_outcome(hub, world, view["payment_id"]))["outcome"] == "wallet_credited"
+    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
+    async with aiohttp.ClientSession(
+        headers=bearer(token_for(hub, admin, world.tenant_id, "tenant_admin"))
+    ) as http:
+        refused = await http.post(
+            f"{hub.url}/api/v1/payments/{view['payment_id']}/refunds",
+            json={},
+            headers={"Idempotency-Key": "topup"},
+        )
+        assert refused.status == 409
+        assert (await refused.json())["error"]["details"]["reason"] == "topup_not_refundable"

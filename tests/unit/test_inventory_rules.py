@@ -251,3 +251,18 @@ def test_the_monthly_limit_counts_live_bookings_and_starts_again_each_month():
     next_month = NOW + timedelta(days=31)
     _hold(inv, slot, effects, now=next_month)
     assert inv.month_bookings == 1
+
+
+def test_a_cancelled_booking_frees_its_place_under_the_monthly_limit():
+    inv, slot = _inventory(capacity=5)
+    inv.max_monthly_bookings = 1
+    effects = Effects()
+    hold = _hold(inv, slot, effects)
+    confirmed = inv.confirm_hold(hold, now=NOW, effects=effects)
+    with pytest.raises(LimitExceeded):
+        _hold(inv, slot, effects)
+    inv.cancel_booking(
+        confirmed, by_user=hold.user_id, may_cancel_any=False, now=NOW, effects=effects
+    )
+    assert slot.confirmed_qty == 0
+    _hold(inv, slot, effects)  # the cancelled booking no longer counts

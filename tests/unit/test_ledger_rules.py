@@ -169,3 +169,24 @@ def test_currencies_must_match_and_amounts_be_positive():
     ledger.accounts[other.account_id] = other
     with pytest.raises(Invalid):
         _apply(ledger, TransferSpec("y", inr.account_id, other.account_id, 0))
+
+
+def test_a_failed_group_leaves_no_trace_for_the_rest_of_the_batch():
+    inventory, tenant = _account("SMS", limited=True, credits=100), _account("SMS", limited=True)
+    poor, sales = _account("INR", limited=True, credits=5), _account("INR")
+    ledger = _ledger(inventory, tenant, poor, sales)
+    existing: dict = {}
+    with pytest.raises(InsufficientFunds):
+        _apply(
+            ledger,
+            TransferSpec("g:units", inventory.account_id, tenant.account_id, 50),
+            TransferSpec("g:sale", poor.account_id, sales.account_id, 1000),
+            existing=existing,
+        )
+    assert "g:units" not in existing
+    [alone] = _apply(
+        ledger,
+        TransferSpec("g:units", inventory.account_id, tenant.account_id, 50),
+        existing=existing,
+    )
+    assert inventory.balance == 50 and alone.amount == 50
