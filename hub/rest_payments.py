@@ -11,8 +11,8 @@ from aiohttp import web
 from hub import keys
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
-from hub.restkit import json_body, path_uuid
-from protocols.errors import Invalid, NotFound, SevaError, WebhookSignatureInvalid
+from hub.restkit import idempotency_key, json_body, path_uuid
+from protocols.errors import NotFound, SevaError, WebhookSignatureInvalid
 from protocols.payments import CancelBooking, CreatePaymentIntent, CreateRefund, VerifyCheckout
 from protocols.permissions import Perm
 from storage import audit
@@ -23,15 +23,7 @@ GATEWAYS = ("razorpay", "cashfree")
 
 
 def _key(request: web.Request, body_key: str | None) -> str:
-    header = request.headers.get("Idempotency-Key")
-    if header is not None and body_key is not None and header != body_key:
-        raise Invalid("Idempotency-Key header and body idempotency_key differ")
-    key = body_key or header
-    if key is None:
-        raise Invalid("an idempotency key is required (Idempotency-Key header or body)")
-    if len(key) > 128 or not key.isprintable() or " " in key:
-        raise Invalid("the idempotency key must be printable ASCII without spaces, at most 128")
-    return key
+    return idempotency_key(request, body_key, field="idempotency_key")
 
 
 @routes.post("/api/v1/payments/intents")

@@ -12,7 +12,7 @@ from hub import keys
 from hub.auth import Principal
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
-from hub.restkit import json_body, json_response, path_uuid, query_int
+from hub.restkit import idempotency_key, json_body, json_response, path_uuid, query_int
 from hub.wallets import transfer_view, wallet_view
 from protocols.errors import Invalid, NotFound
 from protocols.permissions import Perm
@@ -32,14 +32,7 @@ routes = web.RouteTableDef()
 
 def _transfer_id(request: web.Request, principal: Principal, body_id: str | None) -> str:
     """Client ids are namespaced by tenant (or the platform), so tenants cannot collide."""
-    header = request.headers.get("Idempotency-Key")
-    if header is not None and body_id is not None and header != body_id:
-        raise Invalid("Idempotency-Key header and body transfer_id differ")
-    key = body_id or header
-    if key is None:
-        raise Invalid("a transfer id is required (Idempotency-Key header or transfer_id)")
-    if len(key) > 128 or not key.isprintable() or " " in key:
-        raise Invalid("the transfer id must be printable ASCII without spaces, at most 128")
+    key = idempotency_key(request, body_id, field="transfer_id")
     return f"{principal.tenant_id or 'platform'}:{key}"
 
 

@@ -47,3 +47,17 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
     if not low <= value <= high:
         raise Invalid(f"{name} must be between {low} and {high}", {"loc": ["query", name]})
     return value
+
+
+def idempotency_key(request: web.Request, body_key: str | None, *, field: str) -> str:
+    """The client's idempotency key, from the ``Idempotency-Key`` header or the body's
+    ``field``; both given must agree. Printable ASCII without spaces, at most 128."""
+    header = request.headers.get("Idempotency-Key")
+    if header is not None and body_key is not None and header != body_key:
+        raise Invalid(f"Idempotency-Key header and body {field} differ")
+    key = body_key or header
+    if key is None:
+        raise Invalid(f"an idempotency key is required (Idempotency-Key header or {field})")
+    if len(key) > 128 or not key.isascii() or not key.isprintable() or " " in key:
+        raise Invalid(f"the {field} must be printable ASCII without spaces, at most 128")
+    return key
