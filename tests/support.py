@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -195,3 +198,35 @@ def token_for(hub: Hub, user_id: UUID, tenant_id: UUID | None, role: str) -> str
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+async def run_seva_smoke_bench(name: str, dsn: str, data_dir: str) -> tuple[dict[str, Any], str]:
+    """``seva bench <name> --smoke`` in a real process against ``dsn``; asserts a clean exit
+    and returns the bench's JSON summary (its last line) and everything it printed."""
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "RAY_AUTH_MODE": "disabled",
+        "SEVA_DATA_DIR": data_dir,
+    }
+    env.pop("RAY_ADDRESS", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        "bench",
+        name,
+        "--smoke",
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=280)
+    stdout = out.decode()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{stdout}\n{err.decode()[-3000:]}"
+    return json.loads(stdout.strip().splitlines()[-1]), stdout

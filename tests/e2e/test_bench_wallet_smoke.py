@@ -3,16 +3,13 @@ Ray, both sides, both scenarios, the ledger verified afterwards."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import sys
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support import run_seva_smoke_bench
+
 SUMMARY_KEYS = {
     "bench",
     "ours_ops_per_s",
@@ -29,30 +26,7 @@ SUMMARY_KEYS = {
 async def test_smoke_wallet_bench_ends_with_a_json_summary_and_breaks_no_invariant(
     migrated_dsn: str, tmp_path: Path
 ):
-    env = {
-        **os.environ,
-        "DATABASE_URL": migrated_dsn,
-        "RAY_AUTH_MODE": "disabled",
-        "SEVA_DATA_DIR": str(tmp_path / "seva"),
-    }
-    env.pop("RAY_ADDRESS", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub.cli",
-        "bench",
-        "wallet",
-        "--smoke",
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=280)
-    stdout = out.decode()
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{stdout}\n{err.decode()[-3000:]}"
-
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    summary, stdout = await run_seva_smoke_bench("wallet", migrated_dsn, str(tmp_path / "seva"))
     assert summary.keys() >= SUMMARY_KEYS
     assert summary["bench"] == "wallet"
     assert summary["smoke"] is True
