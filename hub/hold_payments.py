@@ -65,7 +65,7 @@ class HoldPayments:
             )
         if hold is None or hold.user_id != principal.user_id:
             raise NotFound("no such hold", {"hold_id": str(hold_id)})
-        amount = hold.price_paise * hold.qty
+        amount = hold.amount_paise
         async with self._db.acquire() as conn:
             wallet = await ledger_db.ensure_account(
                 conn,

@@ -53,6 +53,7 @@ from protocols.gateways.interface import (
     RefundStatus,
 )
 from protocols.gateways.routing import GatewayRouter, RoutingPolicy, plan
+from storage import hold_payments as hold_store
 from storage import ledger as ledger_db
 from storage import payments as store
 from storage import tenants
@@ -121,10 +122,12 @@ class PaymentService:
             if hold_id is None:
                 raise Invalid("a hold payment names the hold in ref")
             async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
-                found = await store.hold_price(conn, tenant_id=tenant_id, hold_id=hold_id)
-            if found is None or found[0] != principal.user_id:
+                found = await hold_store.hold_for_payment(
+                    conn, tenant_id=tenant_id, hold_id=hold_id
+                )
+            if found is None or found.user_id != principal.user_id:
                 raise NotFound("no such hold", {"hold_id": str(hold_id)})
-            _user, status, amount, _slot, _qty = found
+            status, amount = found.status, found.amount_paise
             if amount_paise is not None and amount_paise != amount:
                 raise Invalid(
                     "amount_paise disagrees with the hold's price",
@@ -410,9 +413,11 @@ class PaymentService:
             # The hold expired or was released before the money came: hold again if places
             # remain (same slot, same quantity), else give the money back.
             async with self._db.acquire() as conn:
-                found = await store.hold_price(conn, tenant_id=intent.tenant_id, hold_id=hold_id)
+                found = await hold_store.hold_for_payment(
+                    conn, tenant_id=intent.tenant_id, hold_id=hold_id
+                )
             assert found is not None
-            _user, _status, _amount, slot_id, qty = found
+            slot_id, qty = found.slot_id, found.qty
             try:
                 again = await self._shards.execute(
                     CreateHoldCommand(

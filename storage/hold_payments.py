@@ -11,13 +11,20 @@ import asyncpg
 
 @dataclass(frozen=True)
 class HoldForPayment:
+    """A hold with what paying for it needs (both wallet and gateway payments read this)."""
+
     hold_id: UUID
     tenant_id: UUID
     user_id: UUID
+    slot_id: UUID
     status: str
     qty: int
     price_paise: int
     expires_at: datetime
+
+    @property
+    def amount_paise(self) -> int:
+        return self.price_paise * self.qty
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,8 @@ async def hold_for_payment(
 ) -> HoldForPayment | None:
     row = await conn.fetchrow(
         """
-        SELECT h.id, h.tenant_id, h.user_id, h.status, h.qty, s.price_paise, h.expires_at
+        SELECT h.id, h.tenant_id, h.user_id, h.slot_id, h.status, h.qty, s.price_paise,
+               h.expires_at
         FROM holds h JOIN slots s ON s.tenant_id = h.tenant_id AND s.id = h.slot_id
         WHERE h.tenant_id = $1 AND h.id = $2
         """,
@@ -49,6 +57,7 @@ async def hold_for_payment(
         hold_id=row["id"],
         tenant_id=row["tenant_id"],
         user_id=row["user_id"],
+        slot_id=row["slot_id"],
         status=row["status"],
         qty=row["qty"],
         price_paise=row["price_paise"],

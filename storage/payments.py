@@ -372,21 +372,3 @@ async def stale_intents(
         limit,
     )
     return [_intent(r) for r in rows]
-
-
-async def hold_price(
-    conn: asyncpg.Connection, *, tenant_id: UUID, hold_id: UUID
-) -> tuple[UUID, str, int, UUID, int] | None:
-    """(user_id, status, amount_paise, slot_id, qty) of a hold."""
-    row = await conn.fetchrow(
-        """
-        SELECT h.user_id, h.status, s.price_paise * h.qty AS amount, h.slot_id, h.qty
-        FROM holds h JOIN slots s ON s.tenant_id = h.tenant_id AND s.id = h.slot_id
-        WHERE h.tenant_id = $1 AND h.id = $2
-        """,
-        tenant_id,
-        hold_id,
-    )
-    if row is None:
-        return None
-    return row["user_id"], row["status"], row["amount"], row["slot_id"], row["qty"]
