@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import ray
-import socketio
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -42,6 +41,7 @@ from hub.ray_runtime import ensure_ray
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
 from hub.sessions import SessionControl
 from hub.settings import Settings
+from hub.socket_server import build_socket_server
 from hub.sockets import SocketGateway
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
@@ -77,13 +77,7 @@ def create_app(
     key = secret_key if secret_key is not None else settings.secret_key
     if key is not None:
         app[SECRET_BOX] = SecretBox.from_base64(key.get_secret_value())
-    sio = socketio.AsyncServer(
-        async_mode="aiohttp",
-        cors_allowed_origins="*",
-        max_http_buffer_size=settings.max_socket_payload_bytes,
-        logger=False,
-        engineio_logger=False,
-    )
+    sio = build_socket_server(settings)
     sio.attach(app)
     app[keys.SIO] = sio
     for table in (

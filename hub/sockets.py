@@ -54,6 +54,11 @@ M = TypeVar("M", bound=BaseModel)
 SESSION_ENDED = "session:ended"
 
 
+def user_room(user_id: UUID) -> str:
+    """Every socket of a user is in this room (on every hub, when rooms are shared)."""
+    return f"user:{user_id}"
+
+
 class RenewSession(WireModel):
     """``session:renew``: swap in a fresh access token without reconnecting."""
 
@@ -155,6 +160,7 @@ class SocketGateway:
             raise refusal from exc
         self._principals[sid] = principal
         self._by_user[principal.user_id].add(sid)
+        await self._sio.enter_room(sid, user_room(principal.user_id))
         self._buckets[sid] = _Bucket(float(self._burst), time.monotonic())
 
     async def _disconnect(self, sid: str, *_reason: Any) -> None:
