@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     reconcile_after_secs: float = Field(default=120.0, ge=0)
     log_level: str = "INFO"
     demo: bool = False
+    # Cross-hub Socket.IO rooms through Redis (REDIS_URL); see hub/redis_manager.py.
+    redis_channel: str = Field(default="seva-socketio", min_length=1)
+    redis_buffer_max: int = Field(default=10_000, ge=1)
+    redis_retry_max_secs: float = Field(default=5.0, gt=0)
+    redis_health_check_secs: float = Field(default=5.0, gt=0)
+    redis_max_connections: int = Field(default=16, ge=1, le=1_000)
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:
