@@ -64,6 +64,23 @@ class Settings(BaseSettings):
     redis_retry_max_secs: float = Field(default=5.0, gt=0)
     redis_health_check_secs: float = Field(default=5.0, gt=0)
     redis_max_connections: int = Field(default=16, ge=1, le=1_000)
+    # Limits and abuse (hub/limits.py, hub/cors.py; README "Limits").
+    socket_user_events_per_sec: float | None = Field(
+        default=None, gt=0, description="per-user event rate; unset = 2 x socket_events_per_sec"
+    )
+    socket_user_burst: int | None = Field(
+        default=None, ge=1, description="per-user burst; unset = 2 x socket_burst"
+    )
+    socket_max_subscriptions: int = Field(default=50, ge=1)
+    socket_max_connections_per_ip: int = Field(default=1_000, ge=1)
+    socket_ping_interval_secs: float = Field(default=25.0, gt=0)
+    socket_ping_timeout_secs: float = Field(default=30.0, gt=0)
+    cors_allowed_origins: list[str] | None = Field(
+        default=None,
+        description='JSON list of browser origins, ["*"] = any; unset = same origin only '
+        "(plus http(s)://localhost|127.0.0.1|[::1]:<any port> on the embedded default)",
+    )
+    uvloop: bool = Field(default=True, description="seva serve runs on uvloop when installed")
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:
