@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         "(plus http(s)://localhost|127.0.0.1|[::1]:<any port> on the embedded default)",
     )
     uvloop: bool = Field(default=True, description="seva serve runs on uvloop when installed")
+    # Slow consumers of availability deltas (hub/broadcast.py; README "Slow consumers").
+    socket_send_queue_max: int = Field(
+        default=64, ge=1, description="packets waiting for one connection before it is behind"
+    )
+    socket_behind_resync_secs: float = Field(
+        default=5.0, gt=0, description="how long a connection may stay behind before resync"
+    )
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:
