@@ -38,6 +38,7 @@ from hub.holds import HoldService
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.ray_runtime import ensure_ray
+from hub.redis_manager import client_manager_context
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
 from hub.sessions import SessionControl
 from hub.settings import Settings
@@ -80,6 +81,8 @@ def create_app(
     sio = build_socket_server(settings)
     sio.attach(app)
     app[keys.SIO] = sio
+    # Started before, and closed after, everything in _services that emits.
+    app.cleanup_ctx.append(client_manager_context(sio))
     for table in (
         rest.routes,
         rest_auth.routes,

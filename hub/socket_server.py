@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socketio
 
+from hub.redis_manager import build_client_manager
 from hub.settings import Settings
 
 
@@ -19,4 +20,5 @@ def build_socket_server(settings: Settings) -> socketio.AsyncServer:
         max_http_buffer_size=settings.max_socket_payload_bytes,
         logger=False,
         engineio_logger=False,
+        client_manager=build_client_manager(settings),
     )
