@@ -10,14 +10,18 @@ from actors.pool import ShardPool
 from hub.auth import Passwords
 from hub.bookings import BookingCancellation
 from hub.fanout import AvailabilityFanout
+from hub.feed_relay import FeedRelay
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import SESSIONS, TOKENS
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
+from hub.inbox import Inbox
+from hub.live import LiveStatusService
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
+from hub.streams import StreamService
 from hub.wallets import WalletService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -36,6 +40,10 @@ PAYMENTS = web.AppKey("payments", PaymentService)
 BOOKINGS = web.AppKey("bookings", BookingCancellation)
 PAYMENT_JOBS = web.AppKey("payment_jobs", PaymentJobs)
 GATEWAYS = web.AppKey("gateways", GatewayDirectory)
+INBOX = web.AppKey("inbox", Inbox)
+LIVE = web.AppKey("live", LiveStatusService)
+STREAMS = web.AppKey("streams", StreamService)
+RELAY = web.AppKey("relay", FeedRelay)
 
 __all__ = [
     "BOOKINGS",
@@ -45,14 +53,18 @@ __all__ = [
     "GATEWAYS",
     "HOLDS",
     "HOLD_PAYMENTS",
+    "INBOX",
+    "LIVE",
     "PASSWORDS",
     "PAYMENTS",
     "PAYMENT_JOBS",
+    "RELAY",
     "SESSIONS",
     "SETTINGS",
     "SHARDS",
     "SIO",
     "SOCKETS",
+    "STREAMS",
     "TOKENS",
     "WALLETS",
     "WALLET_SHARDS",

@@ -34,6 +34,7 @@ class Perm(StrEnum):
     PAYMENTS_REFUND = "payments:refund"
     TENANTS_MANAGE = "tenants:manage"
     AUDIT_READ = "audit:read"
+    NOTIFICATIONS_SEND = "notifications:send"
 
 
 _USER = frozenset(
@@ -53,6 +54,7 @@ _TENANT_ADMIN = _STAFF | {
     Perm.STAFF_MANAGE,
     Perm.PAYMENTS_REFUND,
     Perm.AUDIT_READ,
+    Perm.NOTIFICATIONS_SEND,
 }
 _PLATFORM_ADMIN = _TENANT_ADMIN | {
     Perm.TENANTS_MANAGE,

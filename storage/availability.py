@@ -102,3 +102,17 @@ async def tenant_of_slot(conn: asyncpg.Connection, *, slot_id: UUID) -> UUID | N
 
 async def tenant_of_hold(conn: asyncpg.Connection, *, hold_id: UUID) -> UUID | None:
     return await conn.fetchval("SELECT tenant_id FROM holds WHERE id = $1", hold_id)
+
+
+async def prune_events(conn: asyncpg.Connection, *, older_than_secs: float) -> int:
+    """Forget events older than the retention, except each stream's last (which carries the
+    stream's current seq). A ``since`` before what is left gets a reset, not a replay."""
+    status = await conn.execute(
+        """
+        DELETE FROM availability_events e
+        WHERE e.created_at < now() - make_interval(secs => $1)
+          AND e.seq < (SELECT max(m.seq) FROM availability_events m WHERE m.stream = e.stream)
+        """,
+        older_than_secs,
+    )
+    return int(status.split()[-1])

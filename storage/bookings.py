@@ -10,6 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
+from storage import notifications
+
 
 @dataclass(frozen=True)
 class BookingForCancel:
@@ -131,6 +133,20 @@ async def decide_cancellation(
             decision.refund_paise,
             decision.refunded_to,
         )
+        if made:
+            owner = await conn.fetchval("SELECT user_id FROM holds WHERE id = $1", hold_id)
+            await notifications.enqueue(
+                conn,
+                tenant_id=tenant_id,
+                user_id=owner,
+                kind="booking_cancelled",
+                data={
+                    "booking_id": str(hold_id),
+                    "refund_paise": decision.refund_paise,
+                    "refunded_to": decision.refunded_to,
+                },
+                dedupe_key=f"booking_cancelled:{hold_id}",
+            )
         if made and intent_id is not None and decision.refunded_to == "wallet":
             await conn.execute(
                 "UPDATE payment_intents SET refunded_paise = refunded_paise + $2 WHERE id = $1",

@@ -15,6 +15,7 @@ import asyncpg
 
 from protocols.availability import stream_name
 from protocols.holds import HoldStatus
+from storage import notifications
 from storage.records import (
     DEFAULT_HOLD_TTL_SECS,
     AuditEntry,
@@ -246,6 +247,15 @@ async def commit_changes(
             "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i",
             AVAILABILITY_CHANNEL,
             payloads,
+        )
+    confirmed = [h for h in (*new_holds, *changed_holds) if h.status == "confirmed"]
+    if confirmed:
+        await notifications.enqueue_confirmations(
+            conn,
+            tenant_ids=[h.tenant_id for h in confirmed],
+            user_ids=[h.user_id for h in confirmed],
+            hold_ids=[h.hold_id for h in confirmed],
+            slot_ids=[h.slot_id for h in confirmed],
         )
     if audits:
         await conn.execute(

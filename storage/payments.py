@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from storage import notifications
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -230,16 +232,29 @@ async def attempt_by_order(
 async def mark_captured(
     conn: asyncpg.Connection, *, intent_id: UUID, attempt_id: UUID, amount_paise: int
 ) -> None:
-    await conn.execute(
+    row = await conn.fetchrow(
         """
         UPDATE payment_intents SET status = 'captured', captured_attempt_id = $2,
                captured_paise = $3, updated_at = now()
-        WHERE id = $1
+        WHERE id = $1 RETURNING tenant_id, user_id, hold_id
         """,
         intent_id,
         attempt_id,
         amount_paise,
     )
+    if row is not None:
+        await notifications.enqueue(
+            conn,
+            tenant_id=row["tenant_id"],
+            user_id=row["user_id"],
+            kind="payment_success",
+            data={
+                "payment_id": str(intent_id),
+                "amount_paise": amount_paise,
+                "booking_id": str(row["hold_id"]) if row["hold_id"] else None,
+            },
+            dedupe_key=f"payment_success:{intent_id}",
+        )
     await conn.execute(
         "UPDATE payment_attempts SET status = 'paid', updated_at = now() WHERE id = $1",
         attempt_id,
@@ -247,11 +262,20 @@ async def mark_captured(
 
 
 async def mark_failed(conn: asyncpg.Connection, *, intent_id: UUID) -> None:
-    await conn.execute(
+    row = await conn.fetchrow(
         "UPDATE payment_intents SET status = 'failed', updated_at = now() "
-        "WHERE id = $1 AND status = 'created'",
+        "WHERE id = $1 AND status = 'created' RETURNING tenant_id, user_id, amount_paise",
         intent_id,
     )
+    if row is not None:
+        await notifications.enqueue(
+            conn,
+            tenant_id=row["tenant_id"],
+            user_id=row["user_id"],
+            kind="payment_failed",
+            data={"payment_id": str(intent_id), "amount_paise": row["amount_paise"]},
+            dedupe_key=f"payment_failed:{intent_id}",
+        )
 
 
 async def set_outcome(conn: asyncpg.Connection, *, intent_id: UUID, outcome: str) -> None:
@@ -307,13 +331,28 @@ async def insert_refund(
 async def update_refund(
     conn: asyncpg.Connection, *, refund_id: UUID, status: str, gateway_refund_id: str | None
 ) -> None:
-    await conn.execute(
-        "UPDATE payment_refunds SET status = $2, gateway_refund_id = coalesce($3, "
-        "gateway_refund_id), updated_at = now() WHERE id = $1",
+    row = await conn.fetchrow(
+        "UPDATE payment_refunds r SET status = $2, gateway_refund_id = coalesce($3, "
+        "r.gateway_refund_id), updated_at = now() FROM payment_intents i "
+        "WHERE r.id = $1 AND i.id = r.intent_id "
+        "RETURNING r.tenant_id, i.user_id, r.amount_paise, r.intent_id",
         refund_id,
         status,
         gateway_refund_id,
     )
+    if row is not None and status == "processed":
+        await notifications.enqueue(
+            conn,
+            tenant_id=row["tenant_id"],
+            user_id=row["user_id"],
+            kind="refund_processed",
+            data={
+                "refund_id": str(refund_id),
+                "payment_id": str(row["intent_id"]),
+                "amount_paise": row["amount_paise"],
+            },
+            dedupe_key=f"refund_processed:{refund_id}",
+        )
 
 
 async def get_refund(conn: asyncpg.Connection, *, refund_id: UUID) -> Refund | None:

@@ -18,7 +18,10 @@ import asyncpg
 import socketio
 from aiohttp import web
 
+from actors.ledger import TransferSpec
+from hub import keys
 from hub.auth import TokenIssuer
+from storage import ledger as ledger_db
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,15 @@ def staff_token(hub: Hub, world: World) -> str:
 
 @dataclass
 class Client:
-    """A real python-socketio client that records every ``availability`` delta it receives."""
+    """A real python-socketio client that records every ``availability`` delta it receives,
+    and every other server event as ``(event, data)`` in ``events``."""
 
     sio: socketio.AsyncClient
     deltas: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def received(self, event: str) -> list[Any]:
+        return [data for name, data in self.events if name == event]
 
     async def call(self, event: str, data: Any = None, wait_secs: float = 30.0) -> dict[str, Any]:
         if data is None:
@@ -138,6 +146,10 @@ async def connect_url(url: str, token: str | None) -> Client:
     @sio.on("availability")
     async def _on_delta(data: dict[str, Any]) -> None:
         client.deltas.append(data)
+
+    @sio.on("*")
+    async def _on_any(event: str, data: Any = None) -> None:
+        client.events.append((event, data))
 
     auth = {"token": token} if token is not None else None
     await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
@@ -194,6 +206,43 @@ async def make_user(
 
 def token_for(hub: Hub, user_id: UUID, tenant_id: UUID | None, role: str) -> str:
     return hub.tokens.issue(user_id=user_id, tenant_id=tenant_id, role=role)
+
+
+async def fund_wallet(
+    hub: Hub, db: asyncpg.Pool, world: World, amount: int, index: int = 0
+) -> UUID:
+    """Top up user ``index``'s wallet through the wallet actors (as a gateway top-up would)."""
+    async with db.acquire() as conn:
+        wallet = await ledger_db.ensure_account(
+            conn,
+            code="user_wallet",
+            currency="INR",
+            tenant_id=world.tenant_id,
+            owner_user_id=world.user_ids[index],
+            limited=True,
+        )
+        clearing = await ledger_db.ensure_account(conn, code="gateway_clearing", currency="INR")
+    await hub.app[keys.WALLETS].apply(
+        (TransferSpec(f"topup-{uuid.uuid4()}", clearing, wallet, amount),)
+    )
+    return wallet
+
+
+async def confirmed_booking(hub: Hub, db: asyncpg.Pool, world: World, index: int = 0) -> str:
+    """A booking of one place in the world's first slot, held and paid from the wallet."""
+    await fund_wallet(hub, db, world, 110_000, index)
+    client = await connect(hub, user_token(hub, world, index))
+    try:
+        held = await client.call(
+            "hold:create",
+            {"slot_id": str(world.slot_ids[0]), "qty": 1, "idempotency_key": uuid.uuid4().hex},
+        )
+        assert held["ok"], held
+        paid = await client.call("hold:pay", {"hold_id": held["data"]["hold_id"]})
+        assert paid["ok"] and paid["data"]["status"] == "confirmed", paid
+        return str(held["data"]["hold_id"])
+    finally:
+        await client.close()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -121,9 +121,7 @@ class GatewayRouter:
         healthy = [n for n in by_fee if self._breakers[n].allows(now)]
         return healthy + [n for n in by_fee if n not in healthy]
 
-    def preference_among(
-        self, amount_paise: int, gateways: Sequence[str], now: float
-    ) -> list[str]:
+    def preference_among(self, amount_paise: int, gateways: Sequence[str], now: float) -> list[str]:
         """:meth:`preference`, limited to ``gateways`` (those a tenant has configured)."""
         return [g for g in self.preference(amount_paise, now) if g in gateways]
 

@@ -12,24 +12,11 @@ from actors.ledger import TransferSpec
 from hub import keys
 from storage import ledger as ledger_db
 from storage.ledger_verify import verify_ledger
-from tests.support import Hub, bearer, connect, make_world, user_token
+from tests.support import Hub, bearer, connect, fund_wallet, make_world, user_token
 
 
 async def _fund(hub: Hub, db: asyncpg.Pool, world, amount: int) -> uuid.UUID:
-    async with db.acquire() as conn:
-        wallet = await ledger_db.ensure_account(
-            conn,
-            code="user_wallet",
-            currency="INR",
-            tenant_id=world.tenant_id,
-            owner_user_id=world.user_ids[0],
-            limited=True,
-        )
-        clearing = await ledger_db.ensure_account(conn, code="gateway_clearing", currency="INR")
-    await hub.app[keys.WALLETS].apply(
-        (TransferSpec(f"topup-{uuid.uuid4()}", clearing, wallet, amount),)
-    )
-    return wallet
+    return await fund_wallet(hub, db, world, amount)
 
 
 async def test_paying_a_hold_from_the_wallet_confirms_it_and_moves_the_money_once(

@@ -1,0 +1,128 @@
+"""Notification inbox: types, wire models and the (English) texts each type renders to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from protocols.wire import WireModel
+
+NotificationType = Literal[
+    "booking_confirmed",
+    "booking_cancelled",
+    "booking_rescheduled",
+    "booking_reminder",
+    "puja_started",
+    "puja_completed",
+    "puja_report_ready",
+    "stream_started",
+    "payment_success",
+    "payment_failed",
+    "refund_processed",
+    "credits_low",
+    "system",
+]
+Priority = Literal["low", "normal", "high"]
+
+NOTIFICATION_EVENT = "notification"
+READ_EVENT = "notifications:read"
+
+
+class NotificationView(WireModel):
+    id: UUID
+    type: NotificationType
+    title: str
+    body: str
+    data: dict[str, Any]
+    priority: Priority
+    seq: int
+    created_at: datetime
+    read_at: datetime | None
+    expires_at: datetime | None
+
+
+class NotificationPage(WireModel):
+    items: list[NotificationView]
+    next_cursor: str | None
+    unread: int
+
+
+class ListNotifications(WireModel):
+    """``notifications:list``: newest first; pass ``next_cursor`` back for the next page."""
+
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=20, ge=1, le=100)
+    unread_only: bool = False
+
+
+class ReadNotifications(WireModel):
+    """``notifications:read``: mark ``ids`` read, or every notification with ``all: true``."""
+
+    ids: list[UUID] | None = Field(default=None, min_length=1, max_length=500)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ReadNotifications:
+        if (self.ids is None) == (not self.all):
+            raise ValueError("give either ids or all: true")
+        return self
+
+
+class SendSystemNotice(WireModel):
+    """``POST /api/v1/tenants/{tenant_id}/notifications``: a ``system`` notice to users."""
+
+    user_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=2000)
+    priority: Priority = "normal"
+    expires_at: datetime | None = None
+    idempotency_key: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    priority: Priority
+
+
+_TEXTS: dict[str, tuple[str, str, Priority]] = {
+    "booking_confirmed": ("Booking confirmed", "Your booking {booking_id} is confirmed.", "high"),
+    "booking_cancelled": ("Booking cancelled", "Your booking {booking_id} was cancelled.", "high"),
+    "booking_rescheduled": ("Booking rescheduled", "Your booking {booking_id} moved.", "high"),
+    "booking_reminder": ("Reminder", "Your booking {booking_id} starts soon.", "normal"),
+    "puja_started": ("Puja started", "Your puja has started.", "high"),
+    "puja_completed": ("Puja completed", "Your puja is complete.", "normal"),
+    "puja_report_ready": ("Puja report ready", "The report of your puja is ready.", "normal"),
+    "stream_started": ("Live now", "A live stream you can watch has started.", "high"),
+    "payment_success": ("Payment received", "We received ₹{rupees}.", "normal"),
+    "payment_failed": ("Payment failed", "Your payment did not go through.", "high"),
+    "refund_processed": ("Refund processed", "₹{rupees} is on its way back to you.", "normal"),
+    "credits_low": ("Messaging credits low", "Your messaging credits are running low.", "high"),
+}
+
+
+def render(kind: str, data: dict[str, Any]) -> Rendered:
+    """Title, body and priority of a domain event; ``system`` notices carry their own text.
+    Missing placeholders render empty rather than failing the dispatch."""
+    if kind == "system":
+        return Rendered(
+            title=str(data.get("title", "")),
+            body=str(data.get("body", "")),
+            priority=data.get("priority", "normal"),
+        )
+    title, body, priority = _TEXTS[kind]
+    values = _Placeholders(data)
+    if "amount_paise" in data:
+        paise = int(data["amount_paise"])
+        values["rupees"] = f"{paise // 100}.{paise % 100:02d}"
+    return Rendered(title=title, body=body.format_map(values), priority=priority)
+
+
+class _Placeholders(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
