@@ -363,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_wallet_arguments(
         bench_sub.add_parser("wallet", help="concurrent debits on a hot wallet and on many")
     )
+    from hub.bench.fanout import add_arguments as add_fanout_arguments
+
+    add_fanout_arguments(
+        bench_sub.add_parser("fanout", help="availability deltas to thousands of subscribers")
+    )
     return parser
 
 
@@ -400,6 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hub.bench.wallet import run_from_args as run_wallet_bench
 
         return run_wallet_bench(settings, args)
+    elif args.command == "bench" and args.bench == "fanout":
+        from hub.bench.fanout import run_from_args as run_fanout_bench
+
+        return run_fanout_bench(settings, args)
     elif args.command == "bench":
         from hub.bench.contention import run_from_args
 
