@@ -10,6 +10,8 @@ carry ``seq`` = snapshot ``seq`` + 1, + 2, ... (a delta may arrive before the ac
 buffer it).
 
 Because every hub listens to the database itself, fan-out across hub processes needs no Redis.
+Deltas go out through :class:`hub.broadcast.DeltaBroadcaster`: encoded once per change, to
+local sockets only, with slow consumers coalesced and then told to resync.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import asyncpg
 import socketio
 
 from hub.auth import Principal
+from hub.broadcast import AVAILABILITY_EVENT, DeltaBroadcaster
+from hub.settings import Settings
 from protocols.availability import (
     AvailabilitySnapshot,
     SlotAvailability,
@@ -41,7 +45,8 @@ from storage.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
 
-AVAILABILITY_EVENT = "availability"
+DEFAULT_SEND_QUEUE_MAX: int = Settings.model_fields["socket_send_queue_max"].default
+DEFAULT_BEHIND_RESYNC_SECS: float = Settings.model_fields["socket_behind_resync_secs"].default
 
 
 @dataclass
@@ -98,9 +103,25 @@ async def load_snapshot(
 
 
 class AvailabilityFanout:
-    def __init__(self, *, db: asyncpg.Pool, dsn: str, sio: socketio.AsyncServer) -> None:
+    def __init__(
+        self,
+        *,
+        db: asyncpg.Pool,
+        dsn: str,
+        sio: socketio.AsyncServer,
+        send_queue_max: int = DEFAULT_SEND_QUEUE_MAX,
+        behind_resync_secs: float = DEFAULT_BEHIND_RESYNC_SECS,
+    ) -> None:
+        """``send_queue_max`` and ``behind_resync_secs`` bound slow consumers (see
+        :mod:`hub.broadcast`; settings ``socket_send_queue_max``, ``socket_behind_resync_secs``)."""
         self._db = db
         self._sio = sio
+        self._broadcast = DeltaBroadcaster(
+            sio,
+            send_queue_max=send_queue_max,
+            behind_resync_secs=behind_resync_secs,
+            on_resync=self.unsubscribe,
+        )
         self._views: dict[str, StreamView] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._by_sid: defaultdict[str, set[str]] = defaultdict(set)
@@ -109,7 +130,12 @@ class AvailabilityFanout:
         self._task: asyncio.Task[None] | None = None
         self.emitted = 0
 
+    @property
+    def broadcaster(self) -> DeltaBroadcaster:
+        return self._broadcast
+
     async def start(self) -> None:
+        await self._broadcast.start()
         await self._listener.start()
         self._task = asyncio.get_running_loop().create_task(self._consume(), name="fanout")
 
@@ -119,6 +145,7 @@ class AvailabilityFanout:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._broadcast.stop()
 
     async def subscribe(
         self, sid: str, principal: Principal, request: SubscribeAvailability
@@ -220,7 +247,9 @@ class AvailabilityFanout:
             return
         view.apply(payload)
         self.emitted += 1
-        await self._sio.emit(AVAILABILITY_EVENT, payload, room=view.stream)
+        # Encoded once, written to this hub's subscribers only (never through a client
+        # manager's queue: every hub LISTENs and delivers each change itself).
+        await self._broadcast.send_delta(AVAILABILITY_EVENT, view.stream, payload)
 
     async def _resync(self) -> None:
         """After the LISTEN connection came back: catch up every watched stream."""
