@@ -158,45 +158,44 @@ async def _insert(
     return note
 
 
-def encode_cursor(created_at: datetime, note_id: UUID) -> str:
-    raw = f"{created_at.isoformat()}|{note_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"n{seq}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str) -> int:
     """Raises ValueError for a cursor this module did not make."""
     padded = cursor + "=" * (-len(cursor) % 4)
     text = base64.urlsafe_b64decode(padded.encode()).decode()
-    stamp, note_id = text.split("|", 1)
-    return datetime.fromisoformat(stamp), UUID(note_id)
+    if not text.startswith("n"):
+        raise ValueError("not a notification cursor")
+    return int(text[1:])
 
 
 async def page(
     conn: asyncpg.Connection,
     *,
     user_id: UUID,
-    cursor: tuple[datetime, UUID] | None,
+    cursor: int | None,
     limit: int,
     unread_only: bool,
 ) -> tuple[list[Notification], str | None, int]:
-    """Newest first, expired ones left out; returns (items, next cursor, unread count)."""
+    """Newest first (by the user's feed seq, which is commit order), expired ones left out;
+    returns (items, next cursor, unread count)."""
     rows = await conn.fetch(
         """
         SELECT * FROM notifications
         WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > now())
-          AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-          AND (NOT $4 OR read_at IS NULL)
-        ORDER BY created_at DESC, id DESC LIMIT $5
+          AND ($2::bigint IS NULL OR seq < $2) AND (NOT $3 OR read_at IS NULL)
+        ORDER BY seq DESC LIMIT $4
         """,
         user_id,
-        cursor[0] if cursor else None,
-        cursor[1] if cursor else None,
+        cursor,
         unread_only,
         limit + 1,
     )
     items = [_notification(r) for r in rows[:limit]]
     more = len(rows) > limit
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
+    next_cursor = encode_cursor(items[-1].seq) if more and items else None
     unread = await conn.fetchval(
         "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL "
         "AND (expires_at IS NULL OR expires_at > now())",

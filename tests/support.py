@@ -279,3 +279,26 @@ async def run_seva_smoke_bench(name: str, dsn: str, data_dir: str) -> tuple[dict
     stdout = out.decode()
     assert proc.returncode == 0, f"exit {proc.returncode}\n{stdout}\n{err.decode()[-3000:]}"
     return json.loads(stdout.strip().splitlines()[-1]), stdout
+
+
+async def create_database(dsn: str) -> str:
+    """A new, migrated database in the cluster of ``dsn``; returns its DSN. For tests that
+    must not share the session database (e.g. ones that prune its history)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from storage.migrate import apply_migrations
+
+    name = f"seva_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(dsn)
+    fresh = urlunsplit(parts._replace(path=f"/{name}"))
+    conn = await asyncpg.connect(fresh)
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+    return fresh

@@ -60,8 +60,8 @@ CREATE TABLE notifications (
     read_at     timestamptz,
     expires_at  timestamptz
 );
--- Newest first, the order of the inbox and of its cursor.
-CREATE INDEX notifications_inbox ON notifications (user_id, created_at DESC, id DESC);
+-- Newest first (seq is the user's feed order), the order of the inbox and of its cursor.
+CREATE UNIQUE INDEX notifications_inbox ON notifications (user_id, seq DESC);
 CREATE INDEX notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
 
 -- Live status of a booking (a confirmed hold) and who may push it.
