@@ -270,7 +270,9 @@ class RedisFanoutManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     async def _drain(self) -> None:
         delay = RETRY_MIN_SECS
         while True:
-            if not self._buffer:
+            if not self._buffer and self._publisher_ok:
+                # Idle and healthy: PING once per interval. Unhealthy: PING now (the backoff
+                # already slept), so `healthy` turns True as soon as Redis answers.
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._options.health_check_secs)

@@ -164,7 +164,7 @@ class RayHead:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        worker_low = 20_000 + (self.port % 20) * 1_000
+        worker_low = 20_000 + (self.port % 12) * 1_000  # below the ephemeral range
         argv = [
             str(VENV_BIN / "ray"),
             "start",
