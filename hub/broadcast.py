@@ -146,6 +146,14 @@ class DeltaBroadcaster:
         if sio.eio.async_mode == "aiohttp":
             self._track_websockets()
 
+    @property
+    def send_queue_max(self) -> int:
+        return self._send_queue_max
+
+    @property
+    def behind_resync_secs(self) -> float:
+        return self._behind_resync_secs
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
