@@ -28,6 +28,10 @@ def ensure_ray(address: str | None, *, namespace: str, num_cpus: int | None = No
             configure_logging=False,
         )
     else:
-        ray.init(address=address, namespace=namespace, log_to_driver=False)
+        # Every hub given the same address and namespace finds the same named shard actors
+        # (actors/pool.py: detached, get_if_exists), so each shard is activated once across
+        # hubs. The cluster decides token auth: start it with RAY_AUTH_MODE=disabled for a
+        # local one, or give the hubs its token.
+        ray.init(address=address, namespace=namespace, log_to_driver=False, configure_logging=False)
     log.info("ray ready (%s)", address or "local")
     return True
