@@ -197,8 +197,9 @@ class RayHead:
         await _wait_for(started, "ray start --head", self.proc, START_TIMEOUT_SECS)
 
     def stop(self) -> None:
+        # A throwaway cluster: no graceful `ray stop` needed (it takes seconds).
         if self.proc is not None:
-            self.proc.stop(grace_secs=5.0)
+            self.proc.kill()
             self.proc = None
 
 
@@ -271,6 +272,10 @@ class HubCluster:
         return "\n".join(parts)
 
     def stop(self) -> None:
+        # SIGTERM every hub at once, then wait: a graceful stop each takes seconds.
+        for hub in self.hubs.values():
+            if hub.proc is not None and hub.proc.alive:
+                hub.proc.kill(signal.SIGTERM)
         for hub in self.hubs.values():
             hub.stop()
         self.ray.stop()
