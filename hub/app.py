@@ -29,12 +29,14 @@ from hub import (
 )
 from hub.auth import Passwords, TokenIssuer
 from hub.bookings import BookingCancellation
+from hub.cors import CorsPolicy, cors_middleware
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
+from hub.limits import SocketLimits
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.ray_runtime import ensure_ray
@@ -63,7 +65,12 @@ def create_app(
     ``settings.secret_key``. Without either, none can be stored (see ``hub/cli.py`` for the
     embedded default's key file). Raises ``ValueError`` for a malformed key."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, guard_middleware],
+        middlewares=[
+            cors_middleware(CorsPolicy.from_settings(settings)),
+            request_id_middleware,
+            error_middleware,
+            guard_middleware,
+        ],
         client_max_size=settings.max_socket_payload_bytes,
     )
     app[keys.SETTINGS] = settings
@@ -155,8 +162,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             wallets=wallets,
             hold_payments=hold_payments,
             fanout=fanout,
-            events_per_sec=settings.socket_events_per_sec,
-            burst=settings.socket_burst,
+            limits=SocketLimits.from_settings(settings),
             check_every_secs=settings.session_check_secs,
         )
         gateway.register()

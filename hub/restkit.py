@@ -9,6 +9,7 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel
 
+from hub.wire_json import dumps_str
 from protocols.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -26,7 +27,7 @@ async def json_body(request: web.Request, model: type[M]) -> M:
 
 
 def json_response(model: BaseModel, status: int = 200) -> web.Response:
-    return web.json_response(model.model_dump(mode="json"), status=status)
+    return web.json_response(model.model_dump(mode="json"), status=status, dumps=dumps_str)
 
 
 def path_uuid(request: web.Request, name: str) -> UUID:

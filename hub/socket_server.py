@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import socketio
 
+from hub.cors import CorsPolicy
 from hub.redis_manager import build_client_manager
 from hub.settings import Settings
+from hub.wire_json import WIRE_JSON
 
 
 def build_socket_server(settings: Settings) -> socketio.AsyncServer:
-    """The hub's ``AsyncServer`` (not yet attached to an app)."""
+    """The hub's ``AsyncServer`` (not yet attached to an app).
+
+    Heartbeats: the server pings every ``socket_ping_interval_secs`` and drops a client that
+    has not answered within ``socket_ping_timeout_secs`` (README "Limits" says why these).
+    The wire codec is orjson; python-socketio keeps it on its packet classes, so it applies
+    to every Socket.IO server and client in the process."""
     return socketio.AsyncServer(
         async_mode="aiohttp",
-        cors_allowed_origins="*",
+        cors_allowed_origins=CorsPolicy.from_settings(settings).allows_socket,
+        cors_credentials=False,
+        ping_interval=settings.socket_ping_interval_secs,
+        ping_timeout=settings.socket_ping_timeout_secs,
+        json=WIRE_JSON,
         max_http_buffer_size=settings.max_socket_payload_bytes,
         logger=False,
         engineio_logger=False,

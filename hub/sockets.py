@@ -18,7 +18,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -31,14 +30,16 @@ from hub.fanout import AvailabilityFanout
 from hub.guard import authorize
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
+from hub.limits import SocketLimits
+from hub.requests import client_ip
 from hub.sessions import SessionControl
 from hub.wallets import WalletService, wallet_view
-from protocols.availability import SubscribeAvailability, UnsubscribeAvailability
+from protocols.availability import SubscribeAvailability, UnsubscribeAvailability, stream_name
 from protocols.errors import (
     Forbidden,
     Invalid,
+    LimitExceeded,
     NotFound,
-    RateLimited,
     SevaError,
     TenantSuspended,
     Unauthorized,
@@ -77,12 +78,6 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
 """Every client → server event and the permission it needs; a test proves it is complete."""
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
 class SocketGateway:
     """Registers the hub's events on ``sio``; knows who is connected as whom."""
 
@@ -96,8 +91,7 @@ class SocketGateway:
         wallets: WalletService,
         hold_payments: HoldPayments,
         fanout: AvailabilityFanout,
-        events_per_sec: float,
-        burst: int,
+        limits: SocketLimits,
         check_every_secs: float,
     ) -> None:
         self._sio = sio
@@ -107,11 +101,9 @@ class SocketGateway:
         self._wallets = wallets
         self._hold_payments = hold_payments
         self._fanout = fanout
-        self._rate = events_per_sec
-        self._burst = burst
+        self._limits = limits
         self._check_every = check_every_secs
         self._principals: dict[str, Principal] = {}
-        self._buckets: dict[str, _Bucket] = {}
         self._by_user: defaultdict[UUID, set[str]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
 
@@ -148,20 +140,27 @@ class SocketGateway:
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
-            token = auth.get("token") if isinstance(auth, dict) else None
-            if token is None:
-                raise Unauthorized('handshake auth must be {"token": "<access JWT>"}')
-            principal = self._tokens.verify(token)
-            await self._sessions.check(principal)
-        except (Unauthorized, TenantSuspended) as exc:
+            # Counted before the token is checked, so a flood of bad handshakes from one
+            # address is refused as cheaply as possible; released below if refused.
+            self._limits.connections.admit(sid, client_ip(environ["aiohttp.request"]))
+            try:
+                token = auth.get("token") if isinstance(auth, dict) else None
+                if token is None:
+                    raise Unauthorized('handshake auth must be {"token": "<access JWT>"}')
+                principal = self._tokens.verify(token)
+                await self._sessions.check(principal)
+            except BaseException:
+                self._limits.connections.release(sid)
+                raise
+        except (Unauthorized, TenantSuspended, LimitExceeded) as exc:
             refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
             # The client's connect_error data: the same {code, message, details} as any error.
             refusal.error_args = exc.to_wire()
             raise refusal from exc
         self._principals[sid] = principal
         self._by_user[principal.user_id].add(sid)
+        self._limits.events.opened(sid, principal.user_id)
         await self._sio.enter_room(sid, user_room(principal.user_id))
-        self._buckets[sid] = _Bucket(float(self._burst), time.monotonic())
 
     async def _disconnect(self, sid: str, *_reason: Any) -> None:
         principal = self._principals.pop(sid, None)
@@ -171,7 +170,9 @@ class SocketGateway:
                 sids.discard(sid)
                 if not sids:
                     del self._by_user[principal.user_id]
-        self._buckets.pop(sid, None)
+            self._limits.events.closed(sid, principal.user_id)
+        self._limits.connections.release(sid)
+        self._limits.subscriptions.forget(sid)
         self._fanout.disconnected(sid)
 
     async def _end(self, sid: str, error: SevaError) -> None:
@@ -225,27 +226,29 @@ class SocketGateway:
                 principal = self._principals.get(sid)
                 if principal is None:
                     raise Unauthorized("not authenticated")
-                self._take_token(sid)
+                self._limits.events.take(sid, principal.user_id)
                 await authorize(self._sessions, principal, perm)
                 if len(args) != 1 or not isinstance(args[0], dict):
                     raise Invalid("payload must be a single JSON object")
                 request = model.model_validate(args[0])
-                return ok_ack(await handler(sid, principal, request))
+                if not isinstance(request, SubscribeAvailability):
+                    data = await handler(sid, principal, request)
+                    if isinstance(request, UnsubscribeAvailability):
+                        self._limits.subscriptions.release(sid, request.stream)
+                    return ok_ack(data)
+                # Checked here, before the fan-out joins the stream (and sends a replay).
+                stream = stream_name(request.tenant_id, request.resource_id, request.day)
+                counted = self._limits.subscriptions.reserve(sid, stream)
+                try:
+                    return ok_ack(await handler(sid, principal, request))
+                except BaseException:
+                    if counted:
+                        self._limits.subscriptions.release(sid, stream)
+                    raise
             except Exception as exc:
                 return error_ack(exc)
 
         return on_event
-
-    def _take_token(self, sid: str) -> None:
-        bucket = self._buckets[sid]
-        now = time.monotonic()
-        bucket.tokens = min(float(self._burst), bucket.tokens + (now - bucket.stamp) * self._rate)
-        bucket.stamp = now
-        if bucket.tokens < 1.0:
-            raise RateLimited(
-                "too many events on this connection", {"retry_after_secs": 1.0 / self._rate}
-            )
-        bucket.tokens -= 1.0
 
     async def _subscribe(
         self, sid: str, principal: Principal, request: SubscribeAvailability
