@@ -24,6 +24,7 @@ from hub import (
     rest_auth,
     rest_catalog,
     rest_gateways,
+    rest_notifications,
     rest_payments,
     rest_wallets,
 )
@@ -32,11 +33,15 @@ from hub.bookings import BookingCancellation
 from hub.cors import CorsPolicy, cors_middleware
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
+from hub.feed_relay import FeedRelay
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
+from hub.inbox import Inbox
 from hub.limits import SocketLimits
+from hub.live import LiveStatusService
+from hub.live_events import LiveEvents
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.ray_runtime import ensure_ray
@@ -46,6 +51,7 @@ from hub.sessions import SessionControl
 from hub.settings import Settings
 from hub.socket_server import build_socket_server
 from hub.sockets import SocketGateway
+from hub.streams import StreamService
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
 from protocols.gateways.fees import DEFAULT_SCHEDULES
@@ -98,6 +104,7 @@ def create_app(
         rest_catalog.routes,
         rest_gateways.routes,
         rest_payments.routes,
+        rest_notifications.routes,
     ):
         app.add_routes(table)
     app.cleanup_ctx.append(_services)
@@ -118,6 +125,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     gateway: SocketGateway | None = None
     gateways: GatewayDirectory | None = None
     payment_jobs: PaymentJobs | None = None
+    streams: StreamService | None = None
+    relay: FeedRelay | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -167,6 +176,23 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         )
         gateway.register()
         await gateway.start()
+        inbox = Inbox(db=db, sio=app[keys.SIO])
+        live = LiveStatusService(db=db, sio=app[keys.SIO])
+        streams = StreamService(db=db, sio=app[keys.SIO], tick_secs=settings.viewer_tick_secs)
+        LiveEvents(inbox=inbox, live=live, streams=streams).register(gateway)
+        await streams.start()
+        relay = FeedRelay(
+            db=db,
+            dsn=dsn,
+            sio=app[keys.SIO],
+            retention_secs=settings.stream_retention_secs,
+            prune_every_secs=settings.retention_prune_every_secs,
+        )
+        await relay.start()
+        app[keys.INBOX] = inbox
+        app[keys.LIVE] = live
+        app[keys.STREAMS] = streams
+        app[keys.RELAY] = relay
         wallet_events = WalletEvents(dsn, gateway.push_wallet_event)
         await wallet_events.start()
         payments = PaymentService(
@@ -199,6 +225,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if relay is not None:
+            await relay.stop()
+        if streams is not None:
+            await streams.stop()
         if payment_jobs is not None:
             await payment_jobs.stop()
         if hold_payments is not None:

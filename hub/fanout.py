@@ -166,7 +166,10 @@ class AvailabilityFanout:
                 self._views[stream] = view
             elif not principal.may_act_in(request.tenant_id):
                 raise NotFound("no such resource", {"resource_id": str(request.resource_id)})
-            mode, replayed = "snapshot", 0
+            # No since: a first subscription. A since we can no longer replay (pruned after
+            # the retention, or never a seq of this stream): "reset", the snapshot replaces
+            # whatever the client had.
+            mode, replayed = ("snapshot" if request.since is None else "reset"), 0
             if request.since is not None and request.since < view.seq:
                 async with self._db.acquire() as conn:
                     missed = await reads.read_events(
@@ -174,7 +177,7 @@ class AvailabilityFanout:
                     )
                 if missed is not None:
                     for payload in missed:
-                        await self._sio.emit(AVAILABILITY_EVENT, payload, to=sid)
+                        await self._sio.emit(AVAILABILITY_EVENT, payload, to=sid, ignore_queue=True)
                     mode, replayed = "replay", len(missed)
             elif request.since is not None and request.since == view.seq:
                 mode = "replay"

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     socket_behind_resync_secs: float = Field(
         default=5.0, gt=0, description="how long a connection may stay behind before resync"
     )
+    # Stream recovery and live streams (README "Live status, streams and notifications").
+    stream_retention_secs: float = Field(
+        default=86_400.0, gt=0, description="how long events stay replayable by since"
+    )
+    retention_prune_every_secs: float = Field(default=60.0, gt=0)
+    viewer_tick_secs: float = Field(
+        default=1.0, gt=0, description="at most one stream:viewers per stream per tick"
+    )
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:

@@ -60,6 +60,11 @@ def user_room(user_id: UUID) -> str:
     return f"user:{user_id}"
 
 
+def tenant_room(tenant_id: UUID) -> str:
+    """Every socket of a tenant's users (e.g. told when a public darshan stream goes live)."""
+    return f"tenant:{tenant_id}"
+
+
 class RenewSession(WireModel):
     """``session:renew``: swap in a fresh access token without reconnecting."""
 
@@ -74,6 +79,17 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "hold:pay": Perm.BOOKINGS_CREATE,
     "session:renew": Perm.AUTHENTICATED,
     "wallet:get": Perm.WALLET_READ_OWN,
+    # hub/live_events.py
+    "user:sync": Perm.AUTHENTICATED,
+    "notifications:list": Perm.AUTHENTICATED,
+    "notifications:read": Perm.AUTHENTICATED,
+    "live:status": Perm.LIVE_PUSH,
+    "live:subscribe": Perm.AUTHENTICATED,
+    "live:unsubscribe": Perm.AUTHENTICATED,
+    "stream:start": Perm.LIVE_PUSH,
+    "stream:stop": Perm.LIVE_PUSH,
+    "stream:join": Perm.AUTHENTICATED,
+    "stream:leave": Perm.AUTHENTICATED,
 }
 """Every client → server event and the permission it needs; a test proves it is complete."""
 
@@ -106,6 +122,7 @@ class SocketGateway:
         self._principals: dict[str, Principal] = {}
         self._by_user: defaultdict[UUID, set[str]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._disconnect_hooks: list[Callable[[str], None]] = []
 
     @property
     def connected(self) -> int:
@@ -126,6 +143,20 @@ class SocketGateway:
         for event, (model, handler) in handlers.items():
             self._sio.on(event, self._event(event, model, handler))
         self._sessions.on_revocation(self._on_control)
+
+    def handle(
+        self,
+        event: str,
+        model: type[M],
+        handler: Callable[[str, Principal, M], Awaitable[Any]],
+    ) -> None:
+        """Register a client event served elsewhere, behind the same checks as every event
+        (authenticated, rate limited, permission of :data:`EVENT_PERMISSIONS`, validated)."""
+        self._sio.on(event, self._event(event, model, handler))
+
+    def on_disconnect(self, hook: Callable[[str], None]) -> None:
+        """``hook(sid)`` runs when a socket goes away (after the gateway forgot it)."""
+        self._disconnect_hooks.append(hook)
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._expire(), name="socket-expiry")
@@ -161,6 +192,8 @@ class SocketGateway:
         self._by_user[principal.user_id].add(sid)
         self._limits.events.opened(sid, principal.user_id)
         await self._sio.enter_room(sid, user_room(principal.user_id))
+        if principal.tenant_id is not None:
+            await self._sio.enter_room(sid, tenant_room(principal.tenant_id))
 
     async def _disconnect(self, sid: str, *_reason: Any) -> None:
         principal = self._principals.pop(sid, None)
@@ -174,6 +207,8 @@ class SocketGateway:
         self._limits.connections.release(sid)
         self._limits.subscriptions.forget(sid)
         self._fanout.disconnected(sid)
+        for hook in self._disconnect_hooks:
+            hook(sid)
 
     async def _end(self, sid: str, error: SevaError) -> None:
         """Tell the client why, then drop it."""
