@@ -59,6 +59,9 @@ def ray_session() -> Iterator[None]:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if not ray.is_initialized():
         ray.init(
+            # "local": a private Ray even when a cluster runs on this machine (the multi-hub
+            # tests start one with `ray start --head`).
+            address="local",
             num_cpus=2,
             include_dashboard=False,
             log_to_driver=False,
