@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -291,6 +291,19 @@ async def _serve(settings: Settings) -> None:
     print("stopped", flush=True)
 
 
+def serve_loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop for ``seva serve`` (faster sockets and timers), unless
+    ``SEVA_UVLOOP=false`` or uvloop is not installed (then asyncio's default: ``None``)."""
+    if not settings.uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        log.info("uvloop is not installed: serving on asyncio's default event loop")
+        return None
+    return uvloop.new_event_loop
+
+
 def _bound(settings: Settings, runner: web.AppRunner) -> tuple[str, int]:
     for address in runner.addresses:
         if isinstance(address, tuple):
@@ -388,7 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if args.command == "serve":
-        asyncio.run(_serve(settings))
+        with asyncio.Runner(loop_factory=serve_loop_factory(settings)) as runner:
+            runner.run(_serve(settings))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "demo-seed":

@@ -3,12 +3,13 @@
 :data:`WIRE_JSON` has the ``dumps``/``loads`` pair that python-socketio and python-engineio
 take as their ``json`` module; :func:`dumps_str` is aiohttp's ``json_response(dumps=...)``.
 
-Output is the same JSON as the standard library's compact form except for what the standard
-library cannot do at all (orjson also writes datetimes as RFC 3339 and UUIDs as strings). Where
-orjson refuses (an integer beyond 64 bits, an unknown type) or a caller asks for formatting
-options, the standard library answers, so nothing that used to encode stops encoding. On input,
-integers beyond 64 bits decode as floats (they are out of range for every field anyway), which
-also removes the quadratic big-integer parse that ``engineio.json`` guards against.
+Output decodes to the same values as the standard library's compact form (non-ASCII is written
+as UTF-8 rather than ``\\u`` escapes), and orjson also writes what the standard library cannot
+(datetimes as RFC 3339, UUIDs as strings). Where orjson refuses (an integer beyond 64 bits, an
+unknown type) or a caller asks for formatting options, the standard library answers, so nothing
+that used to encode stops encoding. On input, integers beyond 64 bits decode as floats (out of
+range for every field anyway), which also avoids the slow big-integer parse that
+``engineio.json`` guards against.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def dumps_str(obj: Any, **kwargs: Any) -> str:
             return orjson.dumps(obj, option=_OPTIONS).decode()
         except TypeError:
             pass
-    if "separators" not in kwargs:
-        kwargs["separators"] = _COMPACT
+    if not kwargs:
+        kwargs["separators"] = _COMPACT  # what orjson would have written
     return json.dumps(obj, **kwargs)
 
 
