@@ -158,7 +158,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         wallets = WalletService(db_pool=db, wallets=wallet_shards)
         sessions = SessionControl(db=db, dsn=dsn, access_ttl_secs=settings.access_token_ttl_secs)
         await sessions.start()
-        fanout = AvailabilityFanout(db=db, dsn=dsn, sio=app[keys.SIO])
+        fanout = AvailabilityFanout(
+            db=db,
+            dsn=dsn,
+            sio=app[keys.SIO],
+            send_queue_max=settings.socket_send_queue_max,
+            behind_resync_secs=settings.socket_behind_resync_secs,
+        )
         await fanout.start()
         holds = HoldService(db=db, shards=shards)
         hold_payments = HoldPayments(db=db, shards=shards, wallets=wallets)
