@@ -291,6 +291,8 @@ async def _run_ours(settings: Settings, dsn: str, config: BenchConfig) -> SideRe
             "access_token_ttl_secs": BENCH_TOKEN_TTL_SECS,
             "socket_events_per_sec": BENCH_SOCKET_EVENTS_PER_SEC,
             "socket_burst": BENCH_SOCKET_BURST,
+            # Every load-generator client comes from 127.0.0.1.
+            "socket_max_connections_per_ip": config.clients + 100,
         }
     )
     tenant = await _bench_tenant(dsn, "hub", config)
