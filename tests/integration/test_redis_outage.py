@@ -27,9 +27,15 @@ pytestmark = pytest.mark.timeout(150)
 
 
 @pytest.fixture(scope="module")
-async def cluster(migrated_dsn: str) -> AsyncIterator[HubCluster]:
-    async with hub_cluster(migrated_dsn) as running:
+async def cluster(cluster_dsn: str) -> AsyncIterator[HubCluster]:
+    async with hub_cluster(cluster_dsn) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+async def db(cluster_db: asyncpg.Pool) -> asyncpg.Pool:
+    """The cluster's database (see ``cluster_dsn``), in place of the session's."""
+    return cluster_db
 
 
 async def test_holds_work_while_redis_is_down_and_everything_missed_is_recovered_after(
