@@ -44,6 +44,7 @@ from hub.live import LiveStatusService
 from hub.live_events import LiveEvents
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
+from hub.presence import Presence
 from hub.ray_runtime import ensure_ray
 from hub.redis_manager import client_manager_context
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
@@ -127,6 +128,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     payment_jobs: PaymentJobs | None = None
     streams: StreamService | None = None
     relay: FeedRelay | None = None
+    presence: Presence | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -185,8 +187,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         inbox = Inbox(db=db, sio=app[keys.SIO])
         live = LiveStatusService(db=db, sio=app[keys.SIO])
         streams = StreamService(db=db, sio=app[keys.SIO], tick_secs=settings.viewer_tick_secs)
-        LiveEvents(inbox=inbox, live=live, streams=streams).register(gateway)
+        presence = Presence(db=db)
+        LiveEvents(inbox=inbox, live=live, streams=streams, presence=presence).register(gateway)
         await streams.start()
+        await presence.start()
         relay = FeedRelay(
             db=db,
             dsn=dsn,
@@ -235,6 +239,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             await relay.stop()
         if streams is not None:
             await streams.stop()
+        if presence is not None:
+            await presence.stop()
         if payment_jobs is not None:
             await payment_jobs.stop()
         if hold_payments is not None:

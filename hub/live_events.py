@@ -5,7 +5,7 @@ Client → server (each acks ``{"ok": true, "data": ...}`` or an error):
 ``notifications:read {ids | all: true}``, ``live:status {booking_id, status, note?}``,
 ``live:subscribe {booking_id, since?}``, ``live:unsubscribe {booking_id}``,
 ``stream:start {booking_id | resource_id, url, kind}``, ``stream:stop {stream_id}``,
-``stream:join {stream_id}``, ``stream:leave {stream_id}``.
+``stream:join {stream_id}``, ``stream:leave {stream_id}``, ``presence:get {user_ids}``.
 
 Server → client: ``notification``, ``notifications:read``, ``live:status``, ``stream``
 (each with ``stream`` and ``seq``) and ``stream:viewers {stream_id, viewers}``.
@@ -18,10 +18,12 @@ from typing import Any
 from hub.auth import Principal
 from hub.inbox import Inbox
 from hub.live import LiveStatusService
+from hub.presence import Presence
 from hub.sockets import SocketGateway
 from hub.streams import StreamService
 from protocols.live import (
     FollowBooking,
+    GetPresence,
     PushLiveStatus,
     StartStream,
     StreamRef,
@@ -32,10 +34,18 @@ from protocols.notifications import ListNotifications, ReadNotifications
 
 
 class LiveEvents:
-    def __init__(self, *, inbox: Inbox, live: LiveStatusService, streams: StreamService) -> None:
+    def __init__(
+        self,
+        *,
+        inbox: Inbox,
+        live: LiveStatusService,
+        streams: StreamService,
+        presence: Presence,
+    ) -> None:
         self._inbox = inbox
         self._live = live
         self._streams = streams
+        self._presence = presence
 
     def register(self, gateway: SocketGateway) -> None:
         gateway.handle("user:sync", SyncUserFeed, self._sync)
@@ -48,7 +58,10 @@ class LiveEvents:
         gateway.handle("stream:stop", StreamRef, self._stop)
         gateway.handle("stream:join", StreamRef, self._join)
         gateway.handle("stream:leave", StreamRef, self._leave)
+        gateway.handle("presence:get", GetPresence, self._presence_get)
         gateway.on_disconnect(self._streams.disconnected)
+        gateway.on_connect(self._presence.connected)
+        gateway.on_disconnect(self._presence.disconnected)
 
     async def _sync(self, sid: str, principal: Principal, request: SyncUserFeed) -> Any:
         return await self._inbox.sync(sid, principal, request.since)
@@ -79,3 +92,6 @@ class LiveEvents:
 
     async def _leave(self, sid: str, principal: Principal, request: StreamRef) -> Any:
         return await self._streams.leave(sid, request.stream_id)
+
+    async def _presence_get(self, sid: str, principal: Principal, request: GetPresence) -> Any:
+        return await self._presence.get(principal, request)

@@ -90,6 +90,7 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "stream:stop": Perm.LIVE_PUSH,
     "stream:join": Perm.AUTHENTICATED,
     "stream:leave": Perm.AUTHENTICATED,
+    "presence:get": Perm.AUTHENTICATED,
 }
 """Every client → server event and the permission it needs; a test proves it is complete."""
 
@@ -123,6 +124,7 @@ class SocketGateway:
         self._by_user: defaultdict[UUID, set[str]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._disconnect_hooks: list[Callable[[str], None]] = []
+        self._connect_hooks: list[Callable[[str, Principal], None]] = []
 
     @property
     def connected(self) -> int:
@@ -153,6 +155,10 @@ class SocketGateway:
         """Register a client event served elsewhere, behind the same checks as every event
         (authenticated, rate limited, permission of :data:`EVENT_PERMISSIONS`, validated)."""
         self._sio.on(event, self._event(event, model, handler))
+
+    def on_connect(self, hook: Callable[[str, Principal], None]) -> None:
+        """``hook(sid, principal)`` runs when a socket was admitted."""
+        self._connect_hooks.append(hook)
 
     def on_disconnect(self, hook: Callable[[str], None]) -> None:
         """``hook(sid)`` runs when a socket goes away (after the gateway forgot it)."""
@@ -194,6 +200,8 @@ class SocketGateway:
         await self._sio.enter_room(sid, user_room(principal.user_id))
         if principal.tenant_id is not None:
             await self._sio.enter_room(sid, tenant_room(principal.tenant_id))
+        for hook in self._connect_hooks:
+            hook(sid, principal)
 
     async def _disconnect(self, sid: str, *_reason: Any) -> None:
         principal = self._principals.pop(sid, None)

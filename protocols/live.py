@@ -84,3 +84,9 @@ class StreamRef(WireModel):
     """``stream:stop``, ``stream:join``, ``stream:leave``."""
 
     stream_id: UUID
+
+
+class GetPresence(WireModel):
+    """``presence:get``: which of these users of your tenant are online."""
+
+    user_ids: list[UUID] = Field(min_length=1, max_length=200)

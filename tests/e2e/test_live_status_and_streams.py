@@ -241,3 +241,41 @@ async def test_a_public_darshan_stream_is_announced_to_the_whole_tenant(hub: Hub
     finally:
         for client in (devotee, pandit, other_tenant):
             await client.close()
+
+
+async def test_presence_shows_who_of_the_tenant_is_online_and_when_they_were_last_seen(
+    hub: Hub, db: asyncpg.Pool
+):
+    world = await make_world(db, users=2)
+    foreign = await make_world(db)
+    pandit = await connect(hub, staff_token(hub, world))
+    devotee = await connect(hub, user_token(hub, world))
+    asked = {"user_ids": [str(world.user_ids[0]), str(world.user_ids[1]), str(foreign.user_ids[0])]}
+    try:
+
+        async def states() -> dict[str, dict]:
+            ack = await pandit.call("presence:get", asked)
+            assert ack["ok"], ack
+            return {u["user_id"]: u for u in ack["data"]["users"]}
+
+        async def until(check) -> dict[str, dict]:
+            deadline = asyncio.get_running_loop().time() + 10
+            while not check(seen := await states()):
+                assert asyncio.get_running_loop().time() < deadline, seen
+                await asyncio.sleep(0.2)
+            return seen
+
+        seen = await until(lambda s: s[str(world.user_ids[0])]["online"])
+        assert str(foreign.user_ids[0]) not in seen  # another tenant's users are not shown
+        assert seen[str(world.user_ids[1])] == {
+            "user_id": str(world.user_ids[1]),
+            "online": False,
+            "last_seen_at": None,
+        }
+        await devotee.close()
+        seen = await until(lambda s: not s[str(world.user_ids[0])]["online"])
+        assert seen[str(world.user_ids[0])]["last_seen_at"] is not None
+        bad = await pandit.call("presence:get", {"user_ids": []})
+        assert bad["error"]["code"] == "invalid"
+    finally:
+        await pandit.close()
