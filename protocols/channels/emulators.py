@@ -22,8 +22,10 @@ Provider routes (checked like the real APIs check them, answered in their shapes
 
 Control routes (no authentication: never expose a receiver beyond localhost):
 
-- ``GET /_receiver/messages?channel=sms|whatsapp``: ``{"messages": [...]}`` in arrival order.
-- ``DELETE /_receiver/messages``: forget them.
+- ``GET /_receiver/messages?channel=sms|whatsapp``: ``{"messages": [...], "requests": {"sms":
+  n, "whatsapp": n}}``, messages in arrival order; ``requests`` counts every provider request,
+  accepted or not.
+- ``DELETE /_receiver/messages``: forget messages, counts and any pending fault.
 - ``POST /_receiver/faults {fail_next: N, status: 500|400|429, channel?: sms|whatsapp}``: the
   next N provider requests (of that channel, or any) answer ``status`` in the provider's error
   shape and record nothing.
@@ -100,6 +102,7 @@ class _Fault:
 class _State:
     config: ReceiverConfig
     messages: list[dict[str, Any]] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=lambda: {"sms": 0, "whatsapp": 0})
     fault: _Fault | None = None
 
     def take_fault(self, channel: ReceiverChannel) -> int | None:
@@ -140,6 +143,7 @@ def _msg91_error(status: int, message: str) -> web.Response:
 
 async def _msg91_flow(request: web.Request) -> web.Response:
     state = request.app[_STATE]
+    state.requests["sms"] += 1
     key = request.headers.get("authkey", "")
     accepted = state.config.msg91_auth_keys
     if not key or (accepted and key not in accepted):
@@ -212,6 +216,7 @@ _FAULT_CODES = {400: 100, 429: 130429, 500: 131000, 503: 131016}
 
 async def _whatsapp_messages(request: web.Request) -> web.Response:
     state = request.app[_STATE]
+    state.requests["whatsapp"] += 1
     token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     accepted = state.config.whatsapp_tokens
     if not token or (accepted and token not in accepted):
@@ -285,16 +290,20 @@ async def _whatsapp_messages(request: web.Request) -> web.Response:
 
 
 async def _list_messages(request: web.Request) -> web.Response:
+    state = request.app[_STATE]
     channel = request.query.get("channel")
-    messages = request.app[_STATE].messages
+    messages = state.messages
     if channel is not None:
         messages = [m for m in messages if m["channel"] == channel]
-    return web.json_response({"messages": messages})
+    return web.json_response({"messages": messages, "requests": state.requests})
 
 
 async def _clear_messages(request: web.Request) -> web.Response:
-    request.app[_STATE].messages.clear()
-    return web.json_response({"messages": []})
+    state = request.app[_STATE]
+    state.messages.clear()
+    state.requests = {"sms": 0, "whatsapp": 0}
+    state.fault = None
+    return web.json_response({"messages": [], "requests": state.requests})
 
 
 async def _set_faults(request: web.Request) -> web.Response:

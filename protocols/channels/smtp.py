@@ -102,10 +102,11 @@ class EmailChannel:
         email["Subject"] = rendered.subject
         email["Date"] = formatdate(localtime=False, usegmt=True)
         email["Message-ID"] = message_id(message.idempotency_key, self._domain)
-        email["Content-Language"] = rendered.language
         email["X-Seva-Delivery-Id"] = str(message.delivery_id)
         email.set_content(rendered.text)
         email.add_alternative(rendered.html, subtype="html")
+        # After add_alternative, which moves Content-* headers into the first part.
+        email["Content-Language"] = rendered.language
         return email
 
     async def aclose(self) -> None:

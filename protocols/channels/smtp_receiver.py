@@ -8,7 +8,7 @@
         ...
         smtp.messages[0].message["Subject"]
 
-``run_smtp_receiver(username=..., password=...)`` requires AUTH (PLAIN/LOGIN, without TLS:
+``run_smtp_receiver(username=..., password=...)`` checks AUTH (PLAIN/LOGIN, without TLS:
 loopback only). ``smtp.fail_next(n, code)`` answers the next ``n`` messages with ``code``
 (``451``: deferred, ``550``: refused) at DATA. The server runs in its own thread
 (aiosmtpd's ``Controller``), so it works from synchronous and asynchronous tests alike.
@@ -112,9 +112,11 @@ def run_smtp_receiver(
                 and auth_data.login.decode() == username
                 and auth_data.password.decode() == (password or "")
             )
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd answers itself (235, or 535 on a wrong password).
+            return AuthResult(success=ok, handled=False)
 
-        options = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+        # AUTH is offered without TLS (loopback); not required, or aiosmtpd warns on each session.
+        options = {"authenticator": authenticate, "auth_require_tls": False}
     controller = Controller(handler, hostname=host, port=_free_port(host), **options)
     controller.start()
     try:
