@@ -23,17 +23,21 @@ from hub import (
     rest_admin,
     rest_auth,
     rest_catalog,
+    rest_files,
     rest_gateways,
     rest_notifications,
     rest_payments,
+    rest_reports,
     rest_wallets,
 )
 from hub.auth import Passwords, TokenIssuer
 from hub.bookings import BookingCancellation
 from hub.cors import CorsPolicy, cors_middleware
+from hub.deliveries import DeliveryWorker
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
 from hub.feed_relay import FeedRelay
+from hub.files import file_store_context, files_signing_key
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
@@ -47,6 +51,7 @@ from hub.payments import PaymentService
 from hub.presence import Presence
 from hub.ray_runtime import ensure_ray
 from hub.redis_manager import client_manager_context
+from hub.reports import ReportService
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
 from hub.sessions import SessionControl
 from hub.settings import Settings
@@ -55,6 +60,7 @@ from hub.sockets import SocketGateway
 from hub.streams import StreamService
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
+from protocols.channels.interface import build_channels
 from protocols.gateways.fees import DEFAULT_SCHEDULES
 from protocols.gateways.routing import GatewayRouter
 from protocols.secretbox import SecretBox
@@ -106,8 +112,12 @@ def create_app(
         rest_gateways.routes,
         rest_payments.routes,
         rest_notifications.routes,
+        rest_reports.routes,
     ):
         app.add_routes(table)
+    if settings.s3_bucket is None:
+        app.add_routes(rest_files.routes)  # the local file store's signed URLs
+    app.cleanup_ctx.append(file_store_context(settings, signing_key=files_signing_key(key)))
     app.cleanup_ctx.append(_services)
     return app
 
@@ -129,6 +139,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     streams: StreamService | None = None
     relay: FeedRelay | None = None
     presence: Presence | None = None
+    delivery_worker: DeliveryWorker | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -191,18 +202,38 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         LiveEvents(inbox=inbox, live=live, streams=streams, presence=presence).register(gateway)
         await streams.start()
         await presence.start()
+        delivery_worker = DeliveryWorker(
+            db=db,
+            wallets=wallets,
+            channels=build_channels(settings),
+            max_attempts=settings.delivery_max_attempts,
+            backoff_base_secs=settings.delivery_backoff_base_secs,
+            backoff_max_secs=settings.delivery_backoff_max_secs,
+            lease_secs=settings.delivery_lease_secs,
+            poll_secs=settings.delivery_poll_secs,
+        )
+        await delivery_worker.start()
         relay = FeedRelay(
             db=db,
             dsn=dsn,
             sio=app[keys.SIO],
             retention_secs=settings.stream_retention_secs,
             prune_every_secs=settings.retention_prune_every_secs,
+            channels=delivery_worker.channel_names,
         )
         await relay.start()
+        app[keys.DELIVERIES] = delivery_worker
         app[keys.INBOX] = inbox
         app[keys.LIVE] = live
         app[keys.STREAMS] = streams
         app[keys.RELAY] = relay
+        app[keys.REPORTS] = ReportService(
+            db=db,
+            store=app[keys.FILE_STORE],
+            max_bytes_by_type=settings.files_max_bytes,
+            upload_expiry_secs=settings.files_upload_expiry_secs,
+            download_expiry_secs=settings.files_download_expiry_secs,
+        )
         wallet_events = WalletEvents(dsn, gateway.push_wallet_event)
         await wallet_events.start()
         payments = PaymentService(
@@ -237,6 +268,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     finally:
         if relay is not None:
             await relay.stop()
+        if delivery_worker is not None:
+            await delivery_worker.stop()
         if streams is not None:
             await streams.stop()
         if presence is not None:

@@ -9,6 +9,7 @@ from aiohttp import web
 from actors.pool import ShardPool
 from hub.auth import Passwords
 from hub.bookings import BookingCancellation
+from hub.deliveries import DeliveryWorker
 from hub.fanout import AvailabilityFanout
 from hub.feed_relay import FeedRelay
 from hub.gateway_directory import GatewayDirectory
@@ -19,10 +20,13 @@ from hub.inbox import Inbox
 from hub.live import LiveStatusService
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
+from hub.reports import ReportService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
 from hub.streams import StreamService
 from hub.wallets import WalletService
+from protocols.files import FileStore
+from protocols.filestores.local import LocalFileStore
 
 SETTINGS = web.AppKey("settings", Settings)
 DSN = web.AppKey("dsn", str)
@@ -44,21 +48,29 @@ INBOX = web.AppKey("inbox", Inbox)
 LIVE = web.AppKey("live", LiveStatusService)
 STREAMS = web.AppKey("streams", StreamService)
 RELAY = web.AppKey("relay", FeedRelay)
+DELIVERIES = web.AppKey("deliveries", DeliveryWorker)
+FILE_STORE: web.AppKey[FileStore] = web.AppKey("file_store")
+LOCAL_FILES = web.AppKey("local_files", LocalFileStore)
+REPORTS = web.AppKey("reports", ReportService)
 
 __all__ = [
     "BOOKINGS",
     "DB",
+    "DELIVERIES",
     "DSN",
     "FANOUT",
+    "FILE_STORE",
     "GATEWAYS",
     "HOLDS",
     "HOLD_PAYMENTS",
     "INBOX",
     "LIVE",
+    "LOCAL_FILES",
     "PASSWORDS",
     "PAYMENTS",
     "PAYMENT_JOBS",
     "RELAY",
+    "REPORTS",
     "SESSIONS",
     "SETTINGS",
     "SHARDS",

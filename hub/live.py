@@ -9,14 +9,14 @@ import asyncpg
 import socketio
 
 from hub.auth import Principal
+from hub.booking_access import check_booking_staff
 from hub.feeds import catch_up
-from protocols.errors import Conflict, Forbidden, NotFound
+from protocols.errors import Conflict, NotFound
 from protocols.live import FollowBooking, PushLiveStatus, check_transition
 from protocols.permissions import Role
 from storage import availability, live_status
 from storage.audit import AuditContext, record
 from storage.feeds import booking_stream
-from storage.live_status import BookingLive
 from storage.tenancy import tenant_scope
 from storage.users import get_user
 
@@ -46,7 +46,7 @@ class LiveStatusService:
             )
             if booking is None:
                 raise NotFound("no such booking", {"booking_id": str(request.booking_id)})
-            await self._check_pusher(conn, principal, booking)
+            await check_booking_staff(conn, principal, booking, action="push its status")
             if booking.hold_status != "confirmed":
                 raise Conflict(
                     "only a confirmed booking has a live status",
@@ -67,25 +67,6 @@ class LiveStatusService:
                 notify_kind=NOTIFY_ON.get(request.status),
             )
         return {**payload, "changed": True}
-
-    async def _check_pusher(
-        self, conn: asyncpg.Connection, principal: Principal, booking: BookingLive
-    ) -> None:
-        if principal.role in (Role.TENANT_ADMIN, Role.PLATFORM_ADMIN):
-            return
-        if booking.assigned_staff_id == principal.user_id:
-            return
-        if booking.assigned_staff_id is None and await live_status.staff_covers_resource(
-            conn,
-            tenant_id=booking.tenant_id,
-            user_id=principal.user_id,
-            resource_id=booking.resource_id,
-        ):
-            return
-        raise Forbidden(
-            "only the staff member assigned to this booking may push its status",
-            {"booking_id": str(booking.booking_id)},
-        )
 
     async def assign(
         self, principal: Principal, booking_id: UUID, staff_id: UUID, ctx: AuditContext

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,70 @@ class Settings(BaseSettings):
     viewer_tick_secs: float = Field(
         default=1.0, gt=0, description="at most one stream:viewers per stream per tick"
     )
+    # Files: booking reports in S3 or, without a bucket, a local directory (README "Files").
+    s3_bucket: str | None = Field(
+        default=None, description="S3 bucket of uploaded files; unset = the local file store"
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 API endpoint (MinIO, moto); unset = AWS for the region"
+    )
+    s3_region: str = "ap-south-1"
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, description="unset = botocore's own chain (environment, instance role)"
+    )
+    s3_secret_access_key: SecretStr | None = None
+    files_dir: Path | None = Field(
+        default=None, description="local file store's directory; unset = data_dir/files"
+    )
+    files_public_url: str | None = Field(
+        default=None,
+        description="base URL of the local file store's signed links; unset = http://host:port",
+    )
+    files_upload_expiry_secs: int = Field(default=900, ge=60, le=7 * 86_400)
+    files_download_expiry_secs: int = Field(default=300, ge=30, le=7 * 86_400)
+    files_max_bytes: dict[str, int] = Field(
+        default_factory=lambda: {
+            "image/jpeg": 25 * 1024 * 1024,
+            "image/png": 25 * 1024 * 1024,
+            "video/mp4": 500 * 1024 * 1024,
+            "application/pdf": 50 * 1024 * 1024,
+        },
+        description="allowed content types of uploads, each with its size limit in bytes",
+    )
+    # Notification channels (protocols/channels; README "Channels"). A channel is built only
+    # when its settings are given: email with smtp_host and smtp_from, sms with msg91_auth_key,
+    # whatsapp with whatsapp_token and whatsapp_phone_number_id.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["starttls", "implicit", "none"] = Field(
+        default="starttls", description="starttls (587), implicit TLS (465), none (local only)"
+    )
+    smtp_from: str | None = Field(
+        default=None, description='From header, e.g. "Seva Hub <noreply@example.in>"'
+    )
+    msg91_base_url: str = "https://control.msg91.com"
+    msg91_auth_key: SecretStr | None = None
+    msg91_sender_id: str | None = Field(
+        default=None, description="DLT header overriding the templates' own (6 capitals)"
+    )
+    whatsapp_base_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    channel_timeout_secs: float = Field(
+        default=10.0, gt=0, description="per-message deadline of each channel request"
+    )
+    # Deliveries over email/SMS/WhatsApp (README "Deliveries").
+    delivery_max_attempts: int = Field(default=6, ge=1, description="then the delivery is dead")
+    delivery_backoff_base_secs: float = Field(
+        default=5.0, gt=0, description="first retry after ~this, doubling per attempt (jittered)"
+    )
+    delivery_backoff_max_secs: float = Field(default=1800.0, gt=0)
+    delivery_lease_secs: float = Field(
+        default=60.0, gt=0, description="a claimed delivery whose sender died is retried after"
+    )
+    delivery_poll_secs: float = Field(default=1.0, gt=0)
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:

@@ -9,7 +9,13 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -206,3 +212,69 @@ async def gateway_emulators() -> AsyncIterator[GatewayEmulators]:
         run_emulator(create_cashfree_emulator(CashfreeEmulatorConfig())) as cashfree_url,
     ):
         yield GatewayEmulators(razorpay_url=razorpay_url, cashfree_url=cashfree_url)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A real S3 API for the session: moto's server in its own process on a free loopback
+    port. Each test module makes its own bucket (:meth:`create_bucket`)."""
+
+    endpoint_url: str
+    region: str = "us-east-1"
+    access_key_id: str = "moto-test-key"
+    secret_access_key: str = "moto-test-secret"
+
+    def settings(self, bucket: str) -> dict[str, object]:
+        """``hub_settings`` overrides for a hub storing files in ``bucket``."""
+        return {
+            "s3_bucket": bucket,
+            "s3_endpoint_url": self.endpoint_url,
+            "s3_region": self.region,
+            "s3_access_key_id": self.access_key_id,
+            "s3_secret_access_key": self.secret_access_key,
+        }
+
+    async def create_bucket(self) -> str:
+        from aiobotocore.session import get_session
+
+        bucket = f"seva-test-{uuid.uuid4().hex[:12]}"
+        async with get_session().create_client(
+            "s3",
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        ) as s3:
+            await s3.create_bucket(Bucket=bucket)
+        return bucket
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto server did not start (exit {proc.poll()})") from None
+                time.sleep(0.1)
+        yield S3Server(endpoint_url=url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,68 @@
+"""Signed upload and download URLs of the embedded file store (``LocalFileStore``).
+
+Mounted only when no S3 bucket is configured. No token: the URL's signature is the
+permission, as with an S3 presigned URL (``protocols/filestores/local.py``).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub import keys
+from hub.errors import error_response
+from hub.guard import requires
+from protocols.errors import Forbidden, Invalid
+from protocols.permissions import Perm
+
+routes = web.RouteTableDef()
+
+CHUNK_BYTES = 256 * 1024
+
+
+@routes.put("/api/v1/files/{key:.+}")
+@requires(Perm.PUBLIC)
+async def put_file(request: web.Request) -> web.Response:
+    store = request.app[keys.LOCAL_FILES]
+    key = request.match_info["key"]
+    query = dict(request.query)
+    store.check_signature("PUT", key, query)
+    content_type = query["content_type"]
+    if request.headers.get("Content-Type", "") != content_type:
+        raise Forbidden(
+            "Content-Type differs from the one the URL was signed for",
+            {"reason": "signature_invalid"},
+        )
+    max_bytes = int(query["max_bytes"])
+    too_large = Invalid(
+        "the body is larger than the upload allows", {"reason": "too_large", "max_bytes": max_bytes}
+    )
+    if (request.content_length or 0) > max_bytes:
+        return error_response(too_large, status=413)
+    try:
+        size = await store.write(
+            key,
+            content_type=content_type,
+            max_bytes=max_bytes,
+            chunks=request.content.iter_chunked(CHUNK_BYTES),
+        )
+    except Invalid:
+        # A body without (or with a false) Content-Length, cut off at the limit.
+        return error_response(too_large, status=413)
+    return web.json_response({"key": key, "size_bytes": size})
+
+
+@routes.get("/api/v1/files/{key:.+}")
+@requires(Perm.PUBLIC)
+async def get_file(request: web.Request) -> web.StreamResponse:
+    store = request.app[keys.LOCAL_FILES]
+    key = request.match_info["key"]
+    query = dict(request.query)
+    store.check_signature("GET", key, query)
+    path, content_type = await store.open_for_read(key)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{query["download_name"]}"',
+        },
+    )

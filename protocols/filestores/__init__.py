@@ -1,0 +1,1 @@
+"""Adapters of :class:`protocols.files.FileStore`: ``s3`` (aiobotocore) and ``local``."""
