@@ -68,16 +68,17 @@ class FileStore(Protocol):
 def safe_filename(name: str) -> str:
     """``name`` as a safe last segment of a key and a download name: its last path part,
     ASCII letters, digits, ``.``, ``-`` and ``_`` only (others become ``_``), no leading dot,
-    at most 100 characters keeping the extension; ``file`` if nothing is left."""
+    at most 100 characters keeping the extension; ``file`` for a stem with nothing left."""
     base = re.split(r"[\\/]", name)[-1]
-    ascii_only = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_only).strip("._-")
-    if not cleaned:
-        return "file"
-    if len(cleaned) > SAFE_NAME_MAX_CHARS:
-        stem, dot, ext = cleaned.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            cleaned = stem[: SAFE_NAME_MAX_CHARS - len(ext) - 1] + "." + ext
-        else:
-            cleaned = cleaned[:SAFE_NAME_MAX_CHARS]
-    return cleaned
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    clean_ext = _ascii_part(ext)[:10]
+    suffix = f".{clean_ext}" if clean_ext else ""
+    clean_stem = _ascii_part(stem)[: SAFE_NAME_MAX_CHARS - len(suffix)] or "file"
+    return clean_stem + suffix
+
+
+def _ascii_part(text: str) -> str:
+    ascii_only = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_only).strip("._-")

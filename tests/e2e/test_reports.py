@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -150,7 +151,7 @@ async def test_staff_upload_reaches_the_devotee_socket_and_the_owner_downloads_t
             assert status == 201, upload
             assert upload["key"] == (
                 f"tenants/{world.tenant_id}/bookings/{booking}/reports/"
-                f"{upload['upload_id']}/Aarti_photo_1_.jpg"
+                f"{upload['upload_id']}/Aarti_photo_1.jpg"
             )
             assert upload["headers"] == {"Content-Type": "image/jpeg"}
             await _put_object(http, upload, JPEG)
@@ -398,7 +399,7 @@ async def test_bulk_upload_of_three_pdfs_with_one_missing_completes_two(
 
 
 async def test_the_embedded_default_stores_files_locally_behind_signed_hub_urls(
-    files_db: tuple[str, asyncpg.Pool], ray_session: None, tmp_path
+    files_db: tuple[str, asyncpg.Pool], ray_session: None, tmp_path: Path
 ):
     dsn, db = files_db
     hub, runner = await start_hub(hub_settings(files_dir=tmp_path), dsn)
