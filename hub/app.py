@@ -23,10 +23,12 @@ from hub import (
     rest_admin,
     rest_auth,
     rest_catalog,
+    rest_deliveries,
     rest_files,
     rest_gateways,
     rest_notifications,
     rest_payments,
+    rest_reminders,
     rest_reports,
     rest_wallets,
 )
@@ -51,6 +53,7 @@ from hub.payments import PaymentService
 from hub.presence import Presence
 from hub.ray_runtime import ensure_ray
 from hub.redis_manager import client_manager_context
+from hub.reminders import ReminderLoop, ReminderService
 from hub.reports import ReportService
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
 from hub.sessions import SessionControl
@@ -112,7 +115,9 @@ def create_app(
         rest_gateways.routes,
         rest_payments.routes,
         rest_notifications.routes,
+        rest_deliveries.routes,
         rest_reports.routes,
+        rest_reminders.routes,
     ):
         app.add_routes(table)
     if settings.s3_bucket is None:
@@ -140,6 +145,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     relay: FeedRelay | None = None
     presence: Presence | None = None
     delivery_worker: DeliveryWorker | None = None
+    reminder_loop: ReminderLoop | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -222,6 +228,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             channels=delivery_worker.channel_names,
         )
         await relay.start()
+        reminder_loop = ReminderLoop(db=db, poll_secs=settings.reminder_poll_secs)
+        await reminder_loop.start()
+        app[keys.REMINDERS] = ReminderService(db=db)
         app[keys.DELIVERIES] = delivery_worker
         app[keys.INBOX] = inbox
         app[keys.LIVE] = live
@@ -266,6 +275,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if reminder_loop is not None:
+            await reminder_loop.stop()
         if relay is not None:
             await relay.stop()
         if delivery_worker is not None:

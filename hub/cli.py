@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 import asyncpg
 from aiohttp import web
@@ -137,6 +138,24 @@ async def _reconcile(settings: Settings, *, older_than_secs: float | None) -> in
         finally:
             await runner.cleanup()
     print(json.dumps({"reconciled": changed}))
+    return 0
+
+
+async def _outbox_retry(
+    settings: Settings, *, status: str, ids: list[UUID] | None, tenant_id: UUID | None
+) -> int:
+    """Requeue deliveries; the running hubs' workers send them."""
+    import json
+
+    from storage import deliveries
+
+    async with database(settings) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            done = await deliveries.requeue(conn, ids=ids, statuses=(status,), tenant_id=tenant_id)
+        finally:
+            await conn.close()
+    print(json.dumps({"requeued": len(done), "ids": [str(i) for i in done]}))
     return 0
 
 
@@ -362,6 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", help="poll the gateways once for payments waiting too long"
     )
     reconcile.add_argument("--older-than-secs", type=float, default=None)
+    outbox = sub.add_parser("outbox", help="notification delivery tools")
+    outbox_sub = outbox.add_subparsers(dest="outbox", required=True)
+    retry = outbox_sub.add_parser(
+        "retry", help="send dead (or failed, or skipped) deliveries again; prints one JSON line"
+    )
+    retry.add_argument(
+        "--status",
+        choices=("dead", "failed", "skipped_insufficient_credits"),
+        default="dead",
+    )
+    retry.add_argument("--id", dest="ids", action="append", type=UUID, help="only these (repeat)")
+    retry.add_argument("--tenant-id", type=UUID, default=None)
     ledger = sub.add_parser("ledger", help="ledger tools")
     ledger_sub = ledger.add_subparsers(dest="ledger", required=True)
     verify = ledger_sub.add_parser("verify", help="check the ledger's invariants")
@@ -413,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return emulate_main(args.args)
     elif args.command == "payments":
         return asyncio.run(_reconcile(settings, older_than_secs=args.older_than_secs))
+    elif args.command == "outbox":
+        return asyncio.run(
+            _outbox_retry(settings, status=args.status, ids=args.ids, tenant_id=args.tenant_id)
+        )
     elif args.command == "ledger":
         return asyncio.run(_ledger_verify(settings, as_json=args.json))
     elif args.command == "bench" and args.bench == "wallet":

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Collection
 
 import asyncpg
 import socketio
@@ -41,13 +42,17 @@ class FeedRelay:
         poll_secs: float = 1.0,
         retention_secs: float,
         prune_every_secs: float,
+        channels: Collection[str] = (),
     ) -> None:
+        """``channels``: the external channels (email, sms, whatsapp) this hub can send on;
+        each notification gets a delivery per channel its user wants among them."""
         self._db = db
         self._sio = sio
         self._batch = batch
         self._poll = poll_secs
         self._retention = retention_secs
         self._prune_every = prune_every_secs
+        self._channels = tuple(channels)
         self._wake = asyncio.Event()
         self._listener = Listener(dsn, feeds.FEED_CHANNEL, self._on_notify, self._on_reconnect)
         self._task: asyncio.Task[None] | None = None
@@ -94,7 +99,7 @@ class FeedRelay:
         async with self._db.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
                 return 0
-            await notifications.dispatch_pending(conn, limit=self._batch)
+            await notifications.dispatch_pending(conn, limit=self._batch, channels=self._channels)
             events = await feeds.claim_unpublished(conn, limit=self._batch)
             for event in events:
                 await self._sio.emit(event.event, event.payload, room=event.room)

@@ -20,6 +20,7 @@ from hub.inbox import Inbox
 from hub.live import LiveStatusService
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
+from hub.reminders import ReminderService
 from hub.reports import ReportService
 from hub.settings import Settings
 from hub.sockets import SocketGateway
@@ -52,6 +53,7 @@ DELIVERIES = web.AppKey("deliveries", DeliveryWorker)
 FILE_STORE: web.AppKey[FileStore] = web.AppKey("file_store")
 LOCAL_FILES = web.AppKey("local_files", LocalFileStore)
 REPORTS = web.AppKey("reports", ReportService)
+REMINDERS = web.AppKey("reminders", ReminderService)
 
 __all__ = [
     "BOOKINGS",
@@ -70,6 +72,7 @@ __all__ = [
     "PAYMENTS",
     "PAYMENT_JOBS",
     "RELAY",
+    "REMINDERS",
     "REPORTS",
     "SESSIONS",
     "SETTINGS",

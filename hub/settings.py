@@ -161,6 +161,10 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="a claimed delivery whose sender died is retried after"
     )
     delivery_poll_secs: float = Field(default=1.0, gt=0)
+    # Scheduled messages (reminders; README "Reminders and rescheduling").
+    reminder_poll_secs: float = Field(
+        default=5.0, gt=0, description="longest sleep of each hub's reminder loop between rounds"
+    )
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:

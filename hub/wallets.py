@@ -275,6 +275,35 @@ class WalletService:
         )
         return record
 
+    async def reserve_credits(
+        self, *, tenant_id: UUID, channel: str, units: int, pending_id: str
+    ) -> TransferRecord:
+        """Reserve ``units`` of the tenant's ``channel`` credits for one message, as a pending
+        transfer (idempotent by ``pending_id``); raises ``InsufficientFunds``."""
+        async with self._db.acquire() as conn:
+            credits = await db.ensure_account(
+                conn, code="tenant_credits", currency=channel, tenant_id=tenant_id, limited=True
+            )
+            consumed = await db.ensure_account(conn, code="credit_consumed", currency=channel)
+        [record] = await self.apply(
+            (
+                TransferSpec(
+                    pending_id, credits, consumed, units, code="credit_deduction", pending=True
+                ),
+            )
+        )
+        return record
+
+    async def settle_credits(self, pending_id: str, *, spent: bool) -> None:
+        """Post (the message went out) or void (it never will) a reservation; settling one
+        that is already settled the same way is a no-op."""
+        op: LedgerOp = (
+            PostSpec(f"{pending_id}:post", pending_id)
+            if spent
+            else VoidSpec(f"{pending_id}:void", pending_id)
+        )
+        await self.apply((op,))
+
     async def credit_wallets(self) -> list[WalletView]:
         async with self._db.acquire() as conn:
             accounts = await db.accounts_by_code(conn, code="tenant_credits")

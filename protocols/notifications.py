@@ -126,3 +126,31 @@ def render(kind: str, data: dict[str, Any]) -> Rendered:
 class _Placeholders(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
+
+
+DeliveryChannel = Literal["in_app", "email", "sms", "whatsapp"]
+
+
+class QuietHours(WireModel):
+    """Local times (the tenant's timezone), ``HH:MM``; may wrap midnight (22:00 → 07:00)."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class SetPreferences(WireModel):
+    """``PUT /api/v1/me/notification-preferences``: channels per notification type (``*`` for
+    every type without its own entry); ``quiet_hours: null`` clears them, absent keeps them."""
+
+    types: dict[NotificationType | Literal["*"], list[DeliveryChannel]] = Field(
+        default_factory=dict, max_length=20
+    )
+    quiet_hours: QuietHours | None = None
+    clear_quiet_hours: bool = False
+
+
+class RequeueDeliveries(WireModel):
+    """``POST /api/v1/admin/deliveries/requeue``: these ids, or every delivery in ``status``."""
+
+    ids: list[UUID] | None = Field(default=None, min_length=1, max_length=1000)
+    status: Literal["dead", "failed", "skipped_insufficient_credits"] = "dead"

@@ -35,6 +35,8 @@ class Perm(StrEnum):
     TENANTS_MANAGE = "tenants:manage"
     AUDIT_READ = "audit:read"
     NOTIFICATIONS_SEND = "notifications:send"
+    REMINDERS_PLAN = "reminders:plan"
+    DELIVERIES_MANAGE = "deliveries:manage"
 
 
 _USER = frozenset(
@@ -46,7 +48,7 @@ _USER = frozenset(
         Perm.WALLET_READ_OWN,
     }
 )
-_STAFF = _USER | {Perm.BOOKINGS_READ_TENANT, Perm.LIVE_PUSH}
+_STAFF = _USER | {Perm.BOOKINGS_READ_TENANT, Perm.LIVE_PUSH, Perm.REMINDERS_PLAN}
 _TENANT_ADMIN = _STAFF | {
     Perm.BOOKINGS_MANAGE,
     Perm.WALLET_HOLD,
@@ -55,6 +57,7 @@ _TENANT_ADMIN = _STAFF | {
     Perm.PAYMENTS_REFUND,
     Perm.AUDIT_READ,
     Perm.NOTIFICATIONS_SEND,
+    Perm.DELIVERIES_MANAGE,
 }
 _PLATFORM_ADMIN = _TENANT_ADMIN | {
     Perm.TENANTS_MANAGE,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from protocols.notifications import NOTIFICATION_EVENT, READ_EVENT, render
-from storage import feeds
+from storage import deliveries, feeds
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,12 @@ async def enqueue(
     return inserted is not None
 
 
-async def dispatch_pending(conn: asyncpg.Connection, *, limit: int) -> int:
-    """Turn up to ``limit`` outbox rows into notifications; returns how many. Call it in a
-    transaction (rows stay locked until it ends)."""
+async def dispatch_pending(
+    conn: asyncpg.Connection, *, limit: int, channels: Collection[str] = ()
+) -> int:
+    """Turn up to ``limit`` outbox rows into notifications, each with its deliveries over the
+    external ``channels`` the hub can send on (``storage.deliveries.plan``); returns how many.
+    Call it in a transaction (rows stay locked until it ends)."""
     rows = await conn.fetch(
         "SELECT id, tenant_id, user_id, type, data FROM outbox_events "
         "WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -91,7 +95,7 @@ async def dispatch_pending(conn: asyncpg.Connection, *, limit: int) -> int:
         expires = data.pop("expires_at", None) if row["type"] == "system" else None
         if row["type"] == "system":
             data = {k: v for k, v in data.items() if k not in ("title", "body", "priority")}
-        await _insert(
+        note = await _insert(
             conn,
             tenant_id=row["tenant_id"],
             user_id=row["user_id"],
@@ -103,6 +107,18 @@ async def dispatch_pending(conn: asyncpg.Connection, *, limit: int) -> int:
             expires_at=datetime.fromisoformat(expires) if expires else None,
             outbox_id=row["id"],
         )
+        if channels:
+            await deliveries.plan(
+                conn,
+                outbox_id=row["id"],
+                notification_id=note.id,
+                tenant_id=row["tenant_id"],
+                user_id=row["user_id"],
+                kind=row["type"],
+                priority=note.priority,
+                data={**data, "title": note.title, "body": note.body},
+                available=channels,
+            )
     if rows:
         await conn.execute(
             "UPDATE outbox_events SET dispatched_at = now() WHERE id = ANY($1::bigint[])",
@@ -284,3 +300,23 @@ async def enqueue_confirmations(
         slot_ids,
     )
     await conn.execute("SELECT pg_notify($1, '')", feeds.FEED_CHANNEL)
+
+
+async def enqueue_for_admins(
+    conn: asyncpg.Connection, *, tenant_id: UUID, kind: str, data: dict[str, Any], dedupe_key: str
+) -> int:
+    """Queue ``kind`` for every tenant admin of ``tenant_id`` (once per admin and key)."""
+    admins = await conn.fetch(
+        "SELECT id FROM users WHERE tenant_id = $1 AND role = 'tenant_admin'", tenant_id
+    )
+    queued = 0
+    for admin in admins:
+        queued += await enqueue(
+            conn,
+            tenant_id=tenant_id,
+            user_id=admin["id"],
+            kind=kind,
+            data=data,
+            dedupe_key=f"{dedupe_key}:{admin['id']}",
+        )
+    return queued
