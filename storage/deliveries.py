@@ -96,8 +96,9 @@ async def plan(
     available: Collection[str],
 ) -> int:
     """Queue one delivery per channel the user wants, the hub can send over (``available``),
-    the user has an address for and a template is registered for. In quiet hours, anything but ``high`` priority waits for
-    their end. Idempotent per outbox row and channel. Returns how many were queued."""
+    the user has an address for and a template is registered for. In quiet hours, anything
+    but ``high`` priority waits for their end. Idempotent per outbox row and channel. Returns
+    how many were queued."""
     user = await conn.fetchrow(
         "SELECT u.email, u.phone, u.language, u.quiet_start, u.quiet_end, "
         "coalesce(t.timezone, 'Asia/Kolkata') AS timezone "
