@@ -2,7 +2,8 @@
 
 Every command is safe to send twice: creating a hold carries an idempotency key; releasing or
 confirming a hold that is already released/confirmed answers the hold as it is; setting a
-slot's capacity to what it already is changes nothing.
+slot's capacity to what it already is changes nothing; rescheduling a booking carries an
+idempotency key and a retry answers the move made the first time.
 """
 
 from __future__ import annotations
@@ -47,6 +48,20 @@ class CancelBookingCommand:
 
 
 @dataclass(frozen=True)
+class RescheduleBookingCommand:
+    """Move a confirmed booking to ``to_slot_id`` (same tenant). Answered with
+    :class:`storage.records.Reschedule`; the same ``idempotency_key`` answers the same move.
+    No fee is charged: a reschedule fee policy is a platform decision still to come."""
+
+    tenant_id: UUID
+    user_id: UUID
+    hold_id: UUID
+    to_slot_id: UUID
+    idempotency_key: str
+    may_reschedule_any: bool
+
+
+@dataclass(frozen=True)
 class SetSlotCapacityCommand:
     """Answered with :class:`SlotCapacitySet`; refused (Conflict) below held + confirmed."""
 
@@ -77,4 +92,6 @@ class SlotCapacitySet:
 
 
 HoldCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand
-InventoryCommand = HoldCommand | SetSlotCapacityCommand | RefreshTenantCommand
+InventoryCommand = (
+    HoldCommand | RescheduleBookingCommand | SetSlotCapacityCommand | RefreshTenantCommand
+)

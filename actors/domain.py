@@ -8,9 +8,10 @@ from PostgreSQL, so mutating in place is safe.
 
 State machine of a hold (``hold_*`` functions refuse every other move)::
 
-    held ──confirm──▶ confirmed
+    held ──confirm──▶ confirmed ──cancel──▶ cancelled
       │ ──release──▶ released
       └ ──expire───▶ expired
+    confirmed ──reschedule──▶ confirmed (in another slot of the tenant)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from storage.records import (
     AuditEntry,
     AvailabilityEvent,
     HoldState,
+    Reschedule,
     SlotState,
     TenantPolicy,
 )
@@ -43,9 +45,10 @@ class Effects:
     slots: dict[UUID, SlotState] = field(default_factory=dict)
     events: list[AvailabilityEvent] = field(default_factory=list)
     audits: list[AuditEntry] = field(default_factory=list)
+    reschedules: list[Reschedule] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.new_holds or self.changed_holds or self.slots)
+        return bool(self.new_holds or self.changed_holds or self.slots or self.reschedules)
 
     def record_hold(self, hold: HoldState, *, is_new: bool) -> None:
         if is_new or hold.hold_id in self.new_holds:
@@ -248,6 +251,87 @@ class TenantInventory:
         self._changed(slot, effects)
         effects.audits.append(self._audit(by_user, "hold.cancelled", cancelled))
         return cancelled
+
+    def reschedule_booking(
+        self,
+        hold: HoldState,
+        *,
+        to_slot_id: UUID,
+        by_user: UUID,
+        may_reschedule_any: bool,
+        idempotency_key: str,
+        existing: Reschedule | None,
+        now: datetime,
+        effects: Effects,
+    ) -> Reschedule:
+        """Move a confirmed booking to another slot of this tenant: the old slot's confirmed
+        places go down, the new slot's go up, and both streams get a delta.
+
+        ``existing`` is the move made earlier with this key: it is answered as it was (the
+        booking may have moved again since). Raises Forbidden (neither the booker nor the
+        tenant's staff), Conflict (the key was used for another slot:
+        ``exists_with_different_fields``; the booking is not confirmed; it is already in that
+        slot: ``same_slot``; the slot is archived or has started), NotFound (no such slot in
+        this tenant), SoldOut (fewer places left than the booking's qty).
+        """
+        if hold.user_id != by_user and not may_reschedule_any:
+            raise Forbidden("only the booker or the tenant's staff may reschedule a booking")
+        if existing is not None:
+            if existing.to_slot_id != to_slot_id:
+                raise Conflict(
+                    "idempotency key was already used to move this booking to another slot",
+                    {"reason": "exists_with_different_fields", "slot_id": str(existing.to_slot_id)},
+                )
+            return existing
+        if hold.status is not HoldStatus.CONFIRMED:
+            raise Conflict(
+                f"only a confirmed booking can be rescheduled; it is {hold.status}",
+                {"status": str(hold.status)},
+            )
+        if to_slot_id == hold.slot_id:
+            raise Conflict(
+                "the booking is already in this slot",
+                {"slot_id": str(to_slot_id), "reason": "same_slot"},
+            )
+        target = self._slot(to_slot_id)
+        if target.tenant_id != self.tenant_id:
+            raise NotFound("no such slot", {"slot_id": str(to_slot_id)})
+        if not target.bookable:
+            raise Conflict(
+                "this resource is archived", {"slot_id": str(to_slot_id), "reason": "archived"}
+            )
+        if target.starts_at <= now:
+            raise Conflict("slot has already started", {"slot_id": str(to_slot_id)})
+        if target.available < hold.qty:
+            self.expire_due(now, effects, slot_id=to_slot_id)
+        if target.available < hold.qty:
+            raise SoldOut(
+                "not enough places left in this slot",
+                {"slot_id": str(to_slot_id), "available": target.available, "requested": hold.qty},
+            )
+        source = self._slot(hold.slot_id)
+        source.confirmed_qty -= hold.qty
+        target.confirmed_qty += hold.qty
+        moved = replace(hold, slot_id=to_slot_id, updated_at=now)
+        effects.record_hold(moved, is_new=False)
+        self._changed(source, effects)
+        self._changed(target, effects)
+        record = Reschedule(
+            hold_id=hold.hold_id,
+            tenant_id=self.tenant_id,
+            idempotency_key=idempotency_key,
+            from_slot_id=source.slot_id,
+            to_slot_id=to_slot_id,
+            user_id=hold.user_id,
+            by_user_id=by_user,
+            qty=hold.qty,
+            at=now,
+        )
+        effects.reschedules.append(record)
+        audit = self._audit(by_user, "booking.rescheduled", moved)
+        audit.data["from_slot_id"] = str(source.slot_id)
+        effects.audits.append(audit)
+        return record
 
     def expire_due(self, now: datetime, effects: Effects, *, slot_id: UUID | None = None) -> int:
         """Expire every live hold whose TTL has passed (only of ``slot_id`` if given)."""

@@ -28,6 +28,7 @@ from actors.commands import (
     HoldCommand,
     InventoryCommand,
     RefreshTenantCommand,
+    RescheduleBookingCommand,
     SetSlotCapacityCommand,
     SlotCapacitySet,
     TenantRefreshed,
@@ -35,7 +36,7 @@ from actors.commands import (
 from actors.placement import shard_for
 from actors.shard import InventoryShard
 from protocols.errors import Internal, SevaError, Unavailable
-from storage.records import HoldState
+from storage.records import HoldState, Reschedule
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,9 @@ class ShardPool:
     async def execute(self, command: HoldCommand) -> HoldState: ...
 
     @overload
+    async def execute(self, command: RescheduleBookingCommand) -> Reschedule: ...
+
+    @overload
     async def execute(self, command: SetSlotCapacityCommand) -> SlotCapacitySet: ...
 
     @overload
@@ -142,7 +146,7 @@ class ShardPool:
 
     async def execute(
         self, command: InventoryCommand
-    ) -> HoldState | SlotCapacitySet | TenantRefreshed:
+    ) -> HoldState | Reschedule | SlotCapacitySet | TenantRefreshed:
         """Run one command on its tenant's logical actor; raises the SevaError it got."""
         return await self.submit(command)
 

@@ -35,6 +35,7 @@ from actors.commands import (
     InventoryCommand,
     RefreshTenantCommand,
     ReleaseHoldCommand,
+    RescheduleBookingCommand,
     SetSlotCapacityCommand,
     SlotCapacitySet,
     TenantRefreshed,
@@ -44,11 +45,14 @@ from actors.placement import shard_for
 from actors.shard_host import TRANSIENT_DB_ERRORS, ShardHost
 from protocols.errors import Internal, NotFound, SevaError, Unavailable
 from storage import inventory as db
-from storage.records import HoldState
+from storage.records import HoldState, Reschedule
 
 log = logging.getLogger(__name__)
 
-Result = HoldState | SlotCapacitySet | TenantRefreshed | SevaError
+Result = HoldState | Reschedule | SlotCapacitySet | TenantRefreshed | SevaError
+_HoldTarget = (
+    ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand | RescheduleBookingCommand
+)
 
 
 class InventoryShard(ShardHost):
@@ -117,6 +121,7 @@ class InventoryShard(ShardHost):
         results: list[Result | None] = [None] * len(commands)
         existing_by_key: dict[tuple[UUID, UUID, str], HoldState] = {}
         holds_by_id: dict[UUID, HoldState] = {}
+        moves_by_key: dict[tuple[UUID, str], Reschedule] = {}
         async with self._pool.acquire() as conn:
             by_tenant: dict[UUID, list[int]] = defaultdict(list)
             for i, cmd in enumerate(commands):
@@ -139,8 +144,7 @@ class InventoryShard(ShardHost):
                 hold_ids = [
                     c.hold_id
                     for c in cmds
-                    if isinstance(c, ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand)
-                    and c.hold_id not in inv.active_holds
+                    if isinstance(c, _HoldTarget) and c.hold_id not in inv.active_holds
                 ]
                 found = await db.load_holds(conn, tenant_id=tenant_id, hold_ids=hold_ids)
                 holds_by_id.update({h.hold_id: h for h in found})
@@ -149,6 +153,16 @@ class InventoryShard(ShardHost):
                     for c in cmds
                     if isinstance(c, CreateHoldCommand | SetSlotCapacityCommand)
                 }
+                moves = [c for c in cmds if isinstance(c, RescheduleBookingCommand)]
+                slot_ids |= {c.to_slot_id for c in moves}
+                if moves:
+                    moves_by_key.update(
+                        await db.find_reschedules(
+                            conn,
+                            tenant_id=tenant_id,
+                            keys=[(c.hold_id, c.idempotency_key) for c in moves],
+                        )
+                    )
                 await self._ensure_slots(conn, inv, slot_ids | {h.slot_id for h in found})
                 if creates:
                     keys = [(c.user_id, c.idempotency_key) for c in creates]
@@ -163,7 +177,7 @@ class InventoryShard(ShardHost):
                 inv = self._tenants[cmd.tenant_id]
                 try:
                     results[i] = self._apply_one(
-                        inv, cmd, now, effects, existing_by_key, holds_by_id
+                        inv, cmd, now, effects, existing_by_key, holds_by_id, moves_by_key
                     )
                 except SevaError as exc:
                     results[i] = exc
@@ -183,7 +197,8 @@ class InventoryShard(ShardHost):
         effects: Effects,
         existing_by_key: dict[tuple[UUID, UUID, str], HoldState],
         holds_by_id: dict[UUID, HoldState],
-    ) -> HoldState | SlotCapacitySet | TenantRefreshed:
+        moves_by_key: dict[tuple[UUID, str], Reschedule],
+    ) -> HoldState | Reschedule | SlotCapacitySet | TenantRefreshed:
         if isinstance(cmd, RefreshTenantCommand):
             return TenantRefreshed(tenant_id=cmd.tenant_id)
         if isinstance(cmd, SetSlotCapacityCommand):
@@ -209,6 +224,25 @@ class InventoryShard(ShardHost):
         known = inv.active_holds.get(cmd.hold_id) or holds_by_id.get(cmd.hold_id)
         if known is None:
             raise NotFound("no such hold", {"hold_id": str(cmd.hold_id)})
+        if isinstance(cmd, RescheduleBookingCommand):
+            move_key = (cmd.hold_id, cmd.idempotency_key)
+            move = inv.reschedule_booking(
+                known,
+                to_slot_id=cmd.to_slot_id,
+                by_user=cmd.user_id,
+                may_reschedule_any=cmd.may_reschedule_any,
+                idempotency_key=cmd.idempotency_key,
+                existing=moves_by_key.get(move_key),
+                now=now,
+                effects=effects,
+            )
+            moves_by_key[move_key] = move
+            # Later commands of the batch see the booking in its new slot.
+            latest = effects.changed_holds.get(known.hold_id) or effects.new_holds.get(
+                known.hold_id
+            )
+            holds_by_id[known.hold_id] = latest or known
+            return move
         if isinstance(cmd, CancelBookingCommand):
             result = inv.cancel_booking(
                 known,
@@ -315,6 +349,7 @@ async def _commit(conn: asyncpg.Connection, effects: Effects) -> None:
             slots=list(effects.slots.values()),
             events=effects.events,
             audits=effects.audits,
+            reschedules=effects.reschedules,
         )
     for slot in effects.slots.values():
         slot.version += 1

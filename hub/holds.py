@@ -12,15 +12,16 @@ from uuid import UUID
 
 import asyncpg
 
-from actors.commands import CreateHoldCommand, ReleaseHoldCommand
+from actors.commands import CreateHoldCommand, ReleaseHoldCommand, RescheduleBookingCommand
 from actors.pool import ShardPool
 from hub.auth import Principal
 from protocols.catalog import BookingExtras, BookingFields, check_extras
 from protocols.errors import NotFound
 from protocols.holds import CreateHold, HoldView
+from protocols.reminders import RescheduleBooking
 from storage import availability as reads
 from storage import catalog
-from storage.records import HoldState
+from storage.records import HoldState, Reschedule
 from storage.tenancy import tenant_scope
 
 _ROUTE_CACHE_SIZE = 100_000
@@ -81,6 +82,31 @@ class HoldService:
         )
         return _view(hold)
 
+    async def reschedule(
+        self, principal: Principal, booking_id: UUID, request: RescheduleBooking
+    ) -> dict[str, Any]:
+        """Move a confirmed booking to another slot of its tenant (the booker, the tenant's
+        staff, a platform admin). Another tenant's booking or slot answers NotFound; the rest
+        of the rule is :meth:`actors.domain.TenantInventory.reschedule_booking`. No fee is
+        charged (a reschedule fee policy is for the platform to decide later)."""
+        async with self._reader(principal) as conn:
+            tenant_id = await reads.tenant_of_hold(conn, hold_id=booking_id)
+        if tenant_id is None or not principal.may_act_in(tenant_id):
+            raise NotFound("no such booking", {"booking_id": str(booking_id)})
+        if await self._tenant_of_slot(principal, request.slot_id) != tenant_id:
+            raise NotFound("no such slot", {"slot_id": str(request.slot_id)})
+        move = await self._shards.execute(
+            RescheduleBookingCommand(
+                tenant_id=tenant_id,
+                user_id=principal.user_id,
+                hold_id=booking_id,
+                to_slot_id=request.slot_id,
+                idempotency_key=request.idempotency_key,
+                may_reschedule_any=principal.is_staff_of(tenant_id),
+            )
+        )
+        return _move_view(move)
+
     def _reader(self, principal: Principal) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """Tenant users look things up inside their tenant's row-level-security scope, so
         another tenant's ids are simply not there; platform operators see every tenant."""
@@ -110,3 +136,14 @@ def _view(hold: HoldState) -> HoldView:
         status=hold.status,
         expires_at=hold.expires_at,
     )
+
+
+def _move_view(move: Reschedule) -> dict[str, Any]:
+    return {
+        "booking_id": str(move.hold_id),
+        "from_slot_id": str(move.from_slot_id),
+        "slot_id": str(move.to_slot_id),
+        "qty": move.qty,
+        "rescheduled_at": move.at.isoformat(),
+        "idempotency_key": move.idempotency_key,
+    }

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from storage import notifications
+from storage import notifications, reminders
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ async def decide_cancellation(
     """Record the decision unless one exists; returns (the decision in force, made now).
 
     A wallet refund of a card payment is counted against the payment here, in the same
-    transaction, so a later card refund cannot pay the same money out again.
+    transaction, so a later card refund cannot pay the same money out again. The booking's
+    scheduled reminders are cancelled in it too.
     """
     async with conn.transaction():
         made = await conn.fetchval(
@@ -147,6 +148,7 @@ async def decide_cancellation(
                 },
                 dedupe_key=f"booking_cancelled:{hold_id}",
             )
+            await reminders.cancel_for_bookings(conn, hold_ids=[hold_id])
         if made and intent_id is not None and decision.refunded_to == "wallet":
             await conn.execute(
                 "UPDATE payment_intents SET refunded_paise = refunded_paise + $2 WHERE id = $1",

@@ -15,12 +15,13 @@ import asyncpg
 
 from protocols.availability import stream_name
 from protocols.holds import HoldStatus
-from storage import notifications
+from storage import notifications, reminders
 from storage.records import (
     DEFAULT_HOLD_TTL_SECS,
     AuditEntry,
     AvailabilityEvent,
     HoldState,
+    Reschedule,
     SlotState,
     TenantPolicy,
 )
@@ -147,6 +148,38 @@ async def find_holds_by_key(
     return {(r["user_id"], r["idempotency_key"]): _hold(r) for r in rows}
 
 
+async def find_reschedules(
+    conn: asyncpg.Connection, *, tenant_id: UUID, keys: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], Reschedule]:
+    """Moves already made with these (hold_id, idempotency_key) pairs."""
+    rows = await conn.fetch(
+        """
+        SELECT r.hold_id, r.idempotency_key, r.from_slot_id, r.to_slot_id, r.user_id,
+               r.by_user_id, r.created_at, h.qty
+        FROM booking_reschedules r JOIN holds h ON h.id = r.hold_id
+        WHERE r.tenant_id = $1 AND (r.hold_id, r.idempotency_key) IN
+              (SELECT * FROM unnest($2::uuid[], $3::text[]))
+        """,
+        tenant_id,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {
+        (r["hold_id"], r["idempotency_key"]): Reschedule(
+            hold_id=r["hold_id"],
+            tenant_id=tenant_id,
+            idempotency_key=r["idempotency_key"],
+            from_slot_id=r["from_slot_id"],
+            to_slot_id=r["to_slot_id"],
+            user_id=r["user_id"],
+            by_user_id=r["by_user_id"],
+            qty=r["qty"],
+            at=r["created_at"],
+        )
+        for r in rows
+    }
+
+
 async def last_seqs(conn: asyncpg.Connection, *, streams: Iterable[str]) -> dict[str, int]:
     rows = await conn.fetch(
         "SELECT stream, max(seq) AS seq FROM availability_events "
@@ -176,12 +209,15 @@ async def commit_changes(
     slots: Sequence[SlotState],
     events: Sequence[AvailabilityEvent],
     audits: Sequence[AuditEntry],
+    reschedules: Sequence[Reschedule] = (),
 ) -> None:
     """Write one batch of changes. Must run inside a transaction the caller commits.
 
     Slot rows are updated only if their version is the one the actor loaded; otherwise
     StaleState is raised and the caller must roll back and reload. Events are announced with
-    NOTIFY, which PostgreSQL delivers only after commit and in commit order.
+    NOTIFY, which PostgreSQL delivers only after commit and in commit order. Newly confirmed
+    bookings get their reminders planned; moved bookings (``reschedules``) are recorded, their
+    slot reminders re-planned and their owners notified, all in the same transaction.
     """
     if new_holds:
         try:
@@ -208,11 +244,13 @@ async def commit_changes(
     if changed_holds:
         await conn.execute(
             """
-            UPDATE holds AS h SET status = u.status, updated_at = u.updated_at
-            FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, updated_at)
+            UPDATE holds AS h
+            SET status = u.status, updated_at = u.updated_at, slot_id = u.slot_id
+            FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[])
+                 AS u(id, status, updated_at, slot_id)
             WHERE h.id = u.id
             """,
-            *_columns(changed_holds, "hold_id status updated_at"),
+            *_columns(changed_holds, "hold_id status updated_at slot_id"),
         )
     if slots:
         updated = await conn.fetchval(
@@ -257,6 +295,14 @@ async def commit_changes(
             hold_ids=[h.hold_id for h in confirmed],
             slot_ids=[h.slot_id for h in confirmed],
         )
+        moved = {r.hold_id for r in reschedules}  # re-planned below, for their new slot
+        newly = [h.hold_id for h in confirmed if h.hold_id not in moved]
+        if newly:
+            await reminders.plan_booking_reminders(
+                conn, hold_ids=newly, plans=["confirmed"] * len(newly)
+            )
+    if reschedules:
+        await _record_reschedules(conn, reschedules)
     if audits:
         await conn.execute(
             """
@@ -265,6 +311,38 @@ async def commit_changes(
             """,
             *_columns(audits, "tenant_id actor_user_id action subject_id"),
             [json.dumps(a.data) for a in audits],
+        )
+
+
+async def _record_reschedules(conn: asyncpg.Connection, moves: Sequence[Reschedule]) -> None:
+    await conn.execute(
+        """
+        INSERT INTO booking_reschedules (hold_id, tenant_id, idempotency_key, from_slot_id,
+                                         to_slot_id, user_id, by_user_id, created_at)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[],
+                             $6::uuid[], $7::uuid[], $8::timestamptz[])
+        """,
+        *_columns(
+            moves,
+            "hold_id tenant_id idempotency_key from_slot_id to_slot_id user_id by_user_id at",
+        ),
+    )
+    last_key = {m.hold_id: m.idempotency_key for m in moves}  # a booking moved twice: last
+    await reminders.replan_after_reschedule(
+        conn, hold_ids=list(last_key), keys=list(last_key.values())
+    )
+    for move in moves:
+        await notifications.enqueue(
+            conn,
+            tenant_id=move.tenant_id,
+            user_id=move.user_id,
+            kind="booking_rescheduled",
+            data={
+                "booking_id": str(move.hold_id),
+                "from_slot_id": str(move.from_slot_id),
+                "slot_id": str(move.to_slot_id),
+            },
+            dedupe_key=f"booking_rescheduled:{move.hold_id}:{move.idempotency_key}",
         )
 
 

@@ -80,3 +80,19 @@ class TenantPolicy:
     timezone: str
     max_monthly_bookings: int | None
     bookings_this_month: int  # live and confirmed holds made this calendar month (tenant time)
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """One move of a confirmed booking to another slot, keyed by (hold, idempotency key): a
+    retry with the key answers this record instead of moving again."""
+
+    hold_id: UUID
+    tenant_id: UUID
+    idempotency_key: str
+    from_slot_id: UUID
+    to_slot_id: UUID
+    user_id: UUID  # the booking's owner
+    by_user_id: UUID
+    qty: int
+    at: datetime

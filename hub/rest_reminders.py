@@ -1,0 +1,43 @@
+"""Reminders of a booking and booking reschedules over REST."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub import keys
+from hub.guard import principal_of, requires
+from hub.requests import audit_context
+from hub.restkit import json_body, path_uuid
+from protocols.permissions import Perm
+from protocols.reminders import PlanReminders, RescheduleBooking
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/bookings/{booking_id}/reminders")
+@requires(Perm.REMINDERS_PLAN)
+async def plan_reminders(request: web.Request) -> web.Response:
+    body = await json_body(request, PlanReminders)
+    result, made = await request.app[keys.REMINDERS].plan(
+        principal_of(request), path_uuid(request, "booking_id"), body.root, audit_context(request)
+    )
+    return web.json_response(result, status=201 if made else 200)
+
+
+@routes.get("/api/v1/bookings/{booking_id}/reminders")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def list_reminders(request: web.Request) -> web.Response:
+    result = await request.app[keys.REMINDERS].list(
+        principal_of(request), path_uuid(request, "booking_id")
+    )
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/bookings/{booking_id}/reschedule")
+@requires(Perm.BOOKINGS_CREATE)
+async def reschedule_booking(request: web.Request) -> web.Response:
+    body = await json_body(request, RescheduleBooking)
+    result = await request.app[keys.HOLDS].reschedule(
+        principal_of(request), path_uuid(request, "booking_id"), body
+    )
+    return web.json_response(result)
