@@ -36,7 +36,6 @@ delta per stream (at most one entry per slot).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import weakref
@@ -49,6 +48,8 @@ from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
+
+from hub.background import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +161,8 @@ class DeltaBroadcaster:
         self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="broadcast")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     # -- sending -------------------------------------------------------------------------------
 

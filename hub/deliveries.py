@@ -21,7 +21,6 @@ sends it again after the lease (providers that take an idempotency key drop the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.background import TRANSIENT, cancel_and_wait
 from hub.wallets import WalletService
 from protocols.channels.interface import (
     Channel,
@@ -80,10 +80,7 @@ class DeliveryWorker:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="deliveries")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for channel in self._channels.values():
             await channel.aclose()
 
@@ -92,7 +89,7 @@ class DeliveryWorker:
             try:
                 while await self.run_once() >= self._batch:
                     pass
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except TRANSIENT as exc:
                 log.warning("delivery round failed, retrying: %r", exc)
             await asyncio.sleep(self._poll)
 
@@ -106,7 +103,7 @@ class DeliveryWorker:
     async def _deliver(self, delivery: Delivery) -> None:
         try:
             await self._deliver_unsafe(delivery)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except TRANSIENT as exc:
             # The lease runs out and the delivery is claimed again; nothing is lost.
             log.warning("delivery %s interrupted: %r", delivery.id, exc)
 

@@ -17,7 +17,6 @@ local sockets only, with slow consumers coalesced and then told to resync.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -29,6 +28,7 @@ import asyncpg
 import socketio
 
 from hub.auth import Principal
+from hub.background import cancel_and_wait
 from hub.broadcast import AVAILABILITY_EVENT, DeltaBroadcaster
 from hub.settings import Settings
 from protocols.availability import (
@@ -141,10 +141,7 @@ class AvailabilityFanout:
 
     async def stop(self) -> None:
         await self._listener.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._broadcast.stop()
 
     async def subscribe(

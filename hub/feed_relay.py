@@ -23,6 +23,7 @@ from collections.abc import Collection
 import asyncpg
 import socketio
 
+from hub.background import TRANSIENT, cancel_and_wait
 from storage import availability, feeds, notifications
 from storage.listener import Listener
 
@@ -66,10 +67,7 @@ class FeedRelay:
 
     async def stop(self) -> None:
         await self._listener.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     def _on_notify(self, _payload: str) -> None:
         self._wake.set()
@@ -90,7 +88,7 @@ class FeedRelay:
                     pass
                 if time.monotonic() - self._last_prune >= self._prune_every:
                     await self.prune()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except TRANSIENT as exc:
                 log.warning("feed relay round failed, retrying: %r", exc)
                 await asyncio.sleep(self._poll)
 

@@ -12,7 +12,6 @@ its reservation voided.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from actors.commands import ConfirmHoldCommand
 from actors.ledger import PostSpec, TransferSpec, VoidSpec
 from actors.pool import ShardPool
 from hub.auth import Principal
+from hub.background import cancel_and_wait
 from hub.wallets import WalletService, transfer_view
 from protocols.errors import Conflict, NotFound, SevaError
 from storage import hold_payments as store
@@ -50,10 +50,7 @@ class HoldPayments:
         self._task = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def pay_from_wallet(self, principal: Principal, hold_id: UUID) -> dict[str, Any]:
         """Confirm the caller's hold, paid from their INR wallet. Safe to repeat."""

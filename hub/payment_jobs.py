@@ -13,6 +13,7 @@ import logging
 
 import asyncpg
 
+from hub.background import cancel_and_wait
 from hub.payments import PaymentService
 from protocols.errors import SevaError
 from storage import webhook_inbox as inbox
@@ -53,10 +54,7 @@ class PaymentJobs:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def drain_inbox(self, *, limit: int = 50) -> int:
         """Apply due stored webhooks, one transaction each; returns how many were handled. One

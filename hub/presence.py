@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.auth import Principal
+from hub.background import TRANSIENT, cancel_and_wait, run_every
 from protocols.errors import NotFound
 from protocols.live import GetPresence
 from storage import presence
@@ -47,15 +48,14 @@ class Presence:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._ticker(), name="presence")
+        self._task = asyncio.get_running_loop().create_task(
+            run_every(self._tick, self.report, "reporting presence"), name="presence"
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         # Leave no rows claiming our users are online.
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        with contextlib.suppress(*TRANSIENT):
             await self._report({u: (self._tenant.get(u), 0) for u in self._sockets})
 
     def connected(self, sid: str, principal: Principal) -> None:
@@ -92,14 +92,6 @@ class Presence:
                 for s in seen
             ]
         }
-
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(self._tick)
-            try:
-                await self.report()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("could not report presence: %r", exc)
 
     async def report(self) -> None:
         now = time.monotonic()

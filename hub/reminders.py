@@ -9,7 +9,6 @@ a cancellation (``storage.bookings.decide_cancellation``); nothing here plans th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.auth import Principal
+from hub.background import cancel_and_wait
 from protocols.errors import Conflict, Invalid, NotFound
 from protocols.reminders import (
     MAX_FOLLOW_UP_AHEAD,
@@ -166,10 +166,7 @@ class ReminderLoop:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="reminders")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def send_due_once(self) -> int:
         """One transaction: claim up to ``batch`` due messages, queue their notifications and

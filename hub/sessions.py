@@ -9,7 +9,6 @@ access token minted from them could still be valid.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.auth import Principal
+from hub.background import cancel_and_wait
 from protocols.errors import TenantSuspended, Unauthorized
 from storage import control
 from storage.listener import Listener
@@ -50,10 +50,7 @@ class SessionControl:
 
     async def stop(self) -> None:
         await self._listener.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def check(self, principal: Principal) -> None:
         """Raises Unauthorized for a revoked session, TenantSuspended for a suspended tenant."""

@@ -25,6 +25,7 @@ import socketio
 from pydantic import BaseModel, Field
 
 from hub.auth import Principal, TokenIssuer
+from hub.background import cancel_and_wait
 from hub.errors import error_ack, ok_ack
 from hub.fanout import AvailabilityFanout
 from hub.guard import authorize
@@ -168,10 +169,7 @@ class SocketGateway:
         self._task = asyncio.get_running_loop().create_task(self._expire(), name="socket-expiry")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     # -- connection lifecycle ------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ hubs (``stream:viewers``), at most once per tick and only when it changed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -21,6 +20,7 @@ import asyncpg
 import socketio
 
 from hub.auth import Principal
+from hub.background import cancel_and_wait, run_every
 from hub.sockets import tenant_room
 from protocols.errors import Forbidden, NotFound
 from protocols.live import STREAM_EVENT, VIEWERS_EVENT, StartStream
@@ -58,13 +58,12 @@ class StreamService:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._ticker(), name="viewers")
+        self._task = asyncio.get_running_loop().create_task(
+            run_every(self._tick, self.report, "reporting stream viewers"), name="viewers"
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     # -- staff ---------------------------------------------------------------------------------
 
@@ -213,14 +212,6 @@ class StreamService:
             self._by_sid.pop(sid, None)
         self._viewers[stream_id].discard(sid)
         self._dirty.add(stream_id)
-
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(self._tick)
-            try:
-                await self.report()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("could not report stream viewers: %r", exc)
 
     async def report(self) -> None:
         """One tick: report this hub's counts, tell local viewers of totals that changed."""

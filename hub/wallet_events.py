@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hub.background import cancel_and_wait
 from storage.ledger import WALLET_CHANNEL
 from storage.listener import Listener
 
@@ -29,10 +29,7 @@ class WalletEvents:
 
     async def stop(self) -> None:
         await self._listener.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _noop(self) -> None:
         # A missed wallet event is not lost money: clients re-read with wallet:get.

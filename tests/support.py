@@ -245,6 +245,12 @@ async def confirmed_booking(hub: Hub, db: asyncpg.Pool, world: World, index: int
         await client.close()
 
 
+async def admin_token(hub: Hub, db: asyncpg.Pool, world: World) -> str:
+    """A token of a new tenant admin of the world's tenant."""
+    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
+    return token_for(hub, admin, world.tenant_id, "tenant_admin")
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from tests.support import (
     Hub,
+    admin_token,
     bearer,
     confirmed_booking,
     connect,
@@ -24,17 +25,12 @@ from tests.support import (
 HLS = "https://cdn.example.test/puja/live.m3u8"
 
 
-async def _admin_token(hub: Hub, db: asyncpg.Pool, world) -> str:
-    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
-    return token_for(hub, admin, world.tenant_id, "tenant_admin")
-
-
 async def test_the_assigned_pandit_moves_status_forward_and_devotees_see_every_step_in_order(
     hub: Hub, db: asyncpg.Pool
 ):
     world = await make_world(db, capacity=5)
     booking = await confirmed_booking(hub, db, world)
-    admin = await _admin_token(hub, db, world)
+    admin = await admin_token(hub, db, world)
     stranger_staff = await make_user(db, tenant_id=world.tenant_id, role="staff")
     devotee = await connect(hub, user_token(hub, world))
     pandit = await connect(hub, staff_token(hub, world))
@@ -85,7 +81,7 @@ async def test_the_assigned_pandit_moves_status_forward_and_devotees_see_every_s
 async def test_a_booking_that_is_only_held_has_no_live_status(hub: Hub, db: asyncpg.Pool):
     world = await make_world(db)
     devotee = await connect(hub, user_token(hub, world))
-    pandit = await connect(hub, await _admin_token(hub, db, world))
+    pandit = await connect(hub, await admin_token(hub, db, world))
     try:
         held = await devotee.call(
             "hold:create",
@@ -110,7 +106,7 @@ async def test_a_booking_that_is_only_held_has_no_live_status(hub: Hub, db: asyn
 async def test_a_follower_recovers_missed_status_changes_with_since(hub: Hub, db: asyncpg.Pool):
     world = await make_world(db)
     booking = await confirmed_booking(hub, db, world)
-    admin = await connect(hub, await _admin_token(hub, db, world))
+    admin = await connect(hub, await admin_token(hub, db, world))
     follower = await connect(hub, staff_token(hub, world))
     try:
         first = await follower.call("live:subscribe", {"booking_id": booking})
@@ -145,8 +141,8 @@ async def test_stream_viewer_counts_are_coalesced_and_the_session_is_persisted(
 ):
     world = await make_world(db, users=2)
     booking = await confirmed_booking(hub, db, world)
-    admin_token = await _admin_token(hub, db, world)
-    admin = await connect(hub, admin_token)
+    admin_bearer = await admin_token(hub, db, world)
+    admin = await connect(hub, admin_bearer)
     devotee = await connect(hub, user_token(hub, world))
     viewers = [await connect(hub, user_token(hub, world)) for _ in range(5)]
     outsider = await connect(hub, user_token(hub, world, 1))
@@ -196,7 +192,7 @@ async def test_stream_viewer_counts_are_coalesced_and_the_session_is_persisted(
         assert stopped["ok"] and stopped["data"]["state"] == "ended"
         await eventually(lambda: any(e["state"] == "ended" for e in viewers[0].received("stream")))
 
-        async with aiohttp.ClientSession(headers=bearer(admin_token)) as http:
+        async with aiohttp.ClientSession(headers=bearer(admin_bearer)) as http:
             resp = await http.get(f"{hub.url}/api/v1/streams/{stream_id}")
             session = await resp.json()
         assert resp.status == 200

@@ -15,14 +15,13 @@ from hub.feed_relay import FeedRelay
 from tests.conftest import hub_settings, start_hub
 from tests.support import (
     Hub,
+    admin_token,
     bearer,
     confirmed_booking,
     connect,
     create_database,
     eventually,
-    make_user,
     make_world,
-    token_for,
     user_token,
 )
 
@@ -40,18 +39,13 @@ async def _send(
     return await http.post(f"{hub.url}/api/v1/tenants/{tenant_id}/notifications", json=body)
 
 
-async def _admin(hub: Hub, db: asyncpg.Pool, world) -> str:
-    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
-    return token_for(hub, admin, world.tenant_id, "tenant_admin")
-
-
 async def test_a_notice_reaches_every_device_and_reading_it_on_one_clears_it_on_the_other(
     hub: Hub, db: asyncpg.Pool
 ):
     world = await make_world(db, users=2)
     phone = await connect(hub, user_token(hub, world))
     tablet = await connect(hub, user_token(hub, world))
-    admin = await _admin(hub, db, world)
+    admin = await admin_token(hub, db, world)
     try:
         async with aiohttp.ClientSession(headers=bearer(admin)) as http:
             resp = await _send(
@@ -87,7 +81,7 @@ async def test_a_notice_reaches_every_device_and_reading_it_on_one_clears_it_on_
 
 async def test_rest_inbox_pages_with_a_cursor_and_reads_one_or_all(hub: Hub, db: asyncpg.Pool):
     world = await make_world(db, users=2)
-    admin = await _admin(hub, db, world)
+    admin = await admin_token(hub, db, world)
     me = world.user_ids[0]
     async with aiohttp.ClientSession(headers=bearer(admin)) as http:
         for i in range(25):
@@ -166,7 +160,7 @@ async def test_events_committed_while_no_relay_runs_are_published_when_one_start
         await handle.app[keys.RELAY].stop()  # as if the relaying process died
         world = await make_world(db)
         client = await connect(handle, user_token(handle, world))
-        admin = await _admin(handle, db, world)
+        admin = await admin_token(handle, db, world)
         async with aiohttp.ClientSession(headers=bearer(admin)) as http:
             resp = await _send(http, handle, world.tenant_id, [world.user_ids[0]], "Kept")
             assert resp.status == 202

@@ -15,14 +15,13 @@ from tests.conftest import hub_settings, start_hub
 from tests.support import (
     Client,
     Hub,
+    admin_token,
     bearer,
     connect,
     create_database,
     eventually,
-    make_user,
     make_world,
     subscribe,
-    token_for,
     user_token,
 )
 
@@ -40,11 +39,6 @@ async def _notices(hub: Hub, admin: str, world, count: int, prefix: str) -> None
                 },
             )
             assert resp.status == 202, await resp.text()
-
-
-async def _admin(hub: Hub, db: asyncpg.Pool, world) -> str:
-    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
-    return token_for(hub, admin, world.tenant_id, "tenant_admin")
 
 
 async def _published(db: asyncpg.Pool, stream: str, seq: int) -> bool:
@@ -73,7 +67,7 @@ async def test_a_device_that_was_away_gets_exactly_the_fifty_notifications_it_mi
     hub: Hub, db: asyncpg.Pool
 ):
     world = await make_world(db)
-    admin = await _admin(hub, db, world)
+    admin = await admin_token(hub, db, world)
     stream = f"user:{world.user_ids[0]}"
     client = await connect(hub, user_token(hub, world))
     synced = await client.call("user:sync", {"since": 0})
@@ -100,7 +94,7 @@ async def test_events_committed_during_the_reconnect_are_neither_lost_nor_double
     hub: Hub, db: asyncpg.Pool
 ):
     world = await make_world(db)
-    admin = await _admin(hub, db, world)
+    admin = await admin_token(hub, db, world)
     client = await connect(hub, user_token(hub, world))
     seen = (await client.call("user:sync", {"since": 0}))["data"]["seq"]
     await client.close()
@@ -165,7 +159,7 @@ async def test_a_since_older_than_the_retention_gets_a_reset_with_a_fresh_snapsh
     db = handle.app[keys.DB]
     try:
         world = await make_world(db, capacity=10)
-        admin = await _admin(handle, db, world)
+        admin = await admin_token(handle, db, world)
         client = await connect(handle, user_token(handle, world))
         seen_avail = (await subscribe(client, world))["seq"]
         seen_feed = (await client.call("user:sync", {"since": 0}))["data"]["seq"]

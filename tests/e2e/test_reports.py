@@ -18,6 +18,7 @@ from tests.conftest import S3Server, hub_settings, start_hub
 from tests.support import (
     Hub,
     World,
+    admin_token,
     bearer,
     confirmed_booking,
     connect,
@@ -61,13 +62,8 @@ def db(files_db: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
     return files_db[1]
 
 
-async def _admin_token(hub: Hub, db: asyncpg.Pool, world: World) -> str:
-    admin = await make_user(db, tenant_id=world.tenant_id, role="tenant_admin")
-    return token_for(hub, admin, world.tenant_id, "tenant_admin")
-
-
 async def _assign(hub: Hub, db: asyncpg.Pool, world: World, booking: str) -> None:
-    async with aiohttp.ClientSession(headers=bearer(await _admin_token(hub, db, world))) as http:
+    async with aiohttp.ClientSession(headers=bearer(await admin_token(hub, db, world))) as http:
         resp = await http.put(
             f"{hub.url}/api/v1/bookings/{booking}/assignee",
             json={"staff_user_id": str(world.staff_id)},
@@ -332,7 +328,7 @@ async def test_bulk_upload_of_three_pdfs_with_one_missing_completes_two(
     hub = files_hub
     world = await make_world(db, users=3)
     bookings = [await confirmed_booking(hub, db, world, index) for index in range(3)]
-    admin = await _admin_token(hub, db, world)
+    admin = await admin_token(hub, db, world)
     base = f"{hub.url}/api/v1/tenants/{world.tenant_id}/reports"
     async with aiohttp.ClientSession() as http:
         status, body = await _post(
