@@ -21,6 +21,8 @@ class CreateHoldCommand:
     qty: int
     idempotency_key: str
     extras: dict[str, Any] | None = None  # booking extras, already checked by the hub
+    # A shorter life than the tenant's hold TTL (a waiting list's offer); None: the tenant's.
+    ttl_secs: int | None = None
 
 
 @dataclass(frozen=True)

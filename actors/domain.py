@@ -99,8 +99,10 @@ class TenantInventory:
         now: datetime,
         effects: Effects,
         extras: dict[str, Any] | None = None,
+        ttl: timedelta | None = None,
     ) -> HoldState:
-        """Hold ``qty`` places, or return ``existing`` (the hold made earlier with this key).
+        """Hold ``qty`` places for ``ttl`` (default: the tenant's hold TTL), or return
+        ``existing`` (the hold made earlier with this key).
 
         Raises Conflict if the key was used for a different slot, quantity or extras, NotFound
         for an unknown slot, Conflict if the slot has started, SoldOut if fewer than ``qty`` are
@@ -145,7 +147,7 @@ class TenantInventory:
             qty=qty,
             status=HoldStatus.HELD,
             idempotency_key=idempotency_key,
-            expires_at=now + self.hold_ttl,
+            expires_at=now + (self.hold_ttl if ttl is None else ttl),
             created_at=now,
             updated_at=now,
             extras=extras,

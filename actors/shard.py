@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -217,6 +217,7 @@ class InventoryShard(ShardHost):
                 now=now,
                 effects=effects,
                 extras=cmd.extras,
+                ttl=None if cmd.ttl_secs is None else timedelta(seconds=cmd.ttl_secs),
             )
             existing_by_key[key] = hold
             holds_by_id[hold.hold_id] = hold

@@ -24,6 +24,7 @@ from hub import (
     rest_auth,
     rest_catalog,
     rest_deliveries,
+    rest_devotional,
     rest_files,
     rest_gateways,
     rest_notifications,
@@ -118,12 +119,14 @@ def create_app(
         rest_deliveries.routes,
         rest_reports.routes,
         rest_reminders.routes,
+        rest_devotional.routes,
     ):
         app.add_routes(table)
     if settings.s3_bucket is None:
         app.add_routes(rest_files.routes)  # the local file store's signed URLs
     app.cleanup_ctx.append(file_store_context(settings, signing_key=files_signing_key(key)))
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(rest_devotional.devotional_context)  # after _services: uses them
     return app
 
 

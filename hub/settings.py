@@ -166,6 +166,18 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="longest sleep of each hub's reminder loop between rounds"
     )
 
+    # Devotional platform (README "Devotional platform"): waiting-list offers and pandit
+    # earnings, each a loop in every hub.
+    waitlist_offer_ttl_secs: int = Field(
+        default=900, ge=1, description="life of the hold offered to the first waiter"
+    )
+    waitlist_poll_secs: float = Field(
+        default=1.0, gt=0, description="how often freed places are offered to waiters"
+    )
+    earnings_poll_secs: float = Field(
+        default=2.0, gt=0, description="how often completed bookings are credited to pandits"
+    )
+
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:
             return {kid: key.get_secret_value() for kid, key in self.jwt_keys.items()}
