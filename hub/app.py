@@ -21,6 +21,7 @@ from hub import (
     keys,
     rest,
     rest_admin,
+    rest_astrology,
     rest_auth,
     rest_catalog,
     rest_deliveries,
@@ -33,6 +34,7 @@ from hub import (
     rest_reports,
     rest_wallets,
 )
+from hub.astrology import astrology_services
 from hub.auth import Passwords, TokenIssuer
 from hub.bookings import BookingCancellation
 from hub.cors import CorsPolicy, cors_middleware
@@ -119,6 +121,7 @@ def create_app(
         rest_deliveries.routes,
         rest_reports.routes,
         rest_reminders.routes,
+        rest_astrology.routes,
         rest_devotional.routes,
     ):
         app.add_routes(table)
@@ -126,6 +129,7 @@ def create_app(
         app.add_routes(rest_files.routes)  # the local file store's signed URLs
     app.cleanup_ctx.append(file_store_context(settings, signing_key=files_signing_key(key)))
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(astrology_services)  # after _services: it reads its keys
     app.cleanup_ctx.append(rest_devotional.devotional_context)  # after _services: uses them
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub import keys
+from hub.astrology import CONSULTATIONS
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid
@@ -37,7 +38,8 @@ async def list_reminders(request: web.Request) -> web.Response:
 @requires(Perm.BOOKINGS_CREATE)
 async def reschedule_booking(request: web.Request) -> web.Response:
     body = await json_body(request, RescheduleBooking)
-    result = await request.app[keys.HOLDS].reschedule(
+    # Through the consultation service: it applies the tenant's reschedule fee policy.
+    result = await request.app[CONSULTATIONS].reschedule(
         principal_of(request), path_uuid(request, "booking_id"), body
     )
     return web.json_response(result)

@@ -15,7 +15,7 @@ import asyncpg
 
 from protocols.availability import stream_name
 from protocols.holds import HoldStatus
-from storage import notifications, reminders
+from storage import meetings, notifications, reminders
 from storage.records import (
     DEFAULT_HOLD_TTL_SECS,
     AuditEntry,
@@ -288,6 +288,8 @@ async def commit_changes(
         )
     confirmed = [h for h in (*new_holds, *changed_holds) if h.status == "confirmed"]
     if confirmed:
+        # Consultation rooms first: their booking_confirmed carries the meeting url.
+        await meetings.create_for_confirmed(conn, hold_ids=[h.hold_id for h in confirmed])
         await notifications.enqueue_confirmations(
             conn,
             tenant_ids=[h.tenant_id for h in confirmed],

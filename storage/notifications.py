@@ -285,13 +285,18 @@ async def enqueue_confirmations(
     slot_ids: list[UUID],
 ) -> None:
     """``booking_confirmed`` for each newly confirmed hold of a shard's batch, in one statement
-    (the batch is the shard's group commit; a re-applied batch queues nothing twice)."""
+    (the batch is the shard's group commit; a re-applied batch queues nothing twice). A
+    consultation's data also carries its room's ``meeting_url`` (``storage.meetings``)."""
     await conn.execute(
         """
         INSERT INTO outbox_events (tenant_id, user_id, type, data, dedupe_key)
         SELECT t, u, 'booking_confirmed',
-               jsonb_build_object('booking_id', h, 'slot_id', s), 'booking_confirmed:' || h
+               jsonb_build_object('booking_id', h, 'slot_id', s)
+                   || CASE WHEN m.url IS NULL THEN '{}'::jsonb
+                           ELSE jsonb_build_object('meeting_url', m.url) END,
+               'booking_confirmed:' || h
         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS x(t, u, h, s)
+        LEFT JOIN booking_meetings m ON m.hold_id = x.h
         ON CONFLICT (dedupe_key) DO NOTHING
         """,
         tenant_ids,

@@ -1,0 +1,153 @@
+"""Astrology (consultations) over REST: consultation settings, a booking's meeting room,
+report products and orders, remedies. The services live in ``hub/astrology.py``'s context."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.astrology import CONSULTATIONS, REMEDIES, REPORT_ORDERS
+from hub.guard import principal_of, requires
+from hub.requests import audit_context
+from hub.rest_admin import acting_tenant
+from hub.restkit import json_body, path_uuid, query_int
+from protocols.consultations import ConsultationSettings
+from protocols.permissions import Perm
+from protocols.remedies import AssignRemedy, CompleteRemedy
+from protocols.report_orders import (
+    CompleteOrderUpload,
+    CreateReportOrder,
+    PutReportProduct,
+    RequestOrderUpload,
+)
+
+routes = web.RouteTableDef()
+
+MAX_LIST = 200
+
+
+@routes.get("/api/v1/consultation-settings")
+@requires(Perm.CATALOG_READ)
+async def get_settings(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    result = await request.app[CONSULTATIONS].get_settings(
+        principal, acting_tenant(request, principal)
+    )
+    return web.json_response(result)
+
+
+@routes.put("/api/v1/consultation-settings")
+@requires(Perm.CATALOG_WRITE)
+async def put_settings(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    body = await json_body(request, ConsultationSettings)
+    result = await request.app[CONSULTATIONS].put_settings(
+        principal, acting_tenant(request, principal), body
+    )
+    return web.json_response(result)
+
+
+@routes.get("/api/v1/bookings/{booking_id}/meeting")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def get_meeting(request: web.Request) -> web.Response:
+    result = await request.app[CONSULTATIONS].meeting(
+        principal_of(request), path_uuid(request, "booking_id")
+    )
+    return web.json_response(result)
+
+
+@routes.put("/api/v1/report-products/{product_id}")
+@requires(Perm.CATALOG_WRITE)
+async def put_product(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    body = await json_body(request, PutReportProduct)
+    result, created = await request.app[REPORT_ORDERS].put_product(
+        acting_tenant(request, principal),
+        path_uuid(request, "product_id"),
+        body,
+        audit_context(request),
+    )
+    return web.json_response(result, status=201 if created else 200)
+
+
+@routes.get("/api/v1/report-products")
+@requires(Perm.CATALOG_READ)
+async def list_products(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    result = await request.app[REPORT_ORDERS].list_products(acting_tenant(request, principal))
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/report-orders")
+@requires(Perm.BOOKINGS_CREATE)
+async def create_order(request: web.Request) -> web.Response:
+    body = await json_body(request, CreateReportOrder)
+    result, made = await request.app[REPORT_ORDERS].order(principal_of(request), body)
+    return web.json_response(result, status=201 if made else 200)
+
+
+@routes.get("/api/v1/report-orders")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def list_orders(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", default=50, low=1, high=MAX_LIST)
+    result = await request.app[REPORT_ORDERS].list(principal_of(request), limit=limit)
+    return web.json_response(result)
+
+
+@routes.get("/api/v1/report-orders/{order_id}")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def get_order(request: web.Request) -> web.Response:
+    result = await request.app[REPORT_ORDERS].get(
+        principal_of(request), path_uuid(request, "order_id")
+    )
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/report-orders/{order_id}/uploads")
+@requires(Perm.BOOKINGS_MANAGE)
+async def request_order_upload(request: web.Request) -> web.Response:
+    body = await json_body(request, RequestOrderUpload)
+    result = await request.app[REPORT_ORDERS].request_upload(
+        principal_of(request), path_uuid(request, "order_id"), body
+    )
+    return web.json_response(result, status=201)
+
+
+@routes.post("/api/v1/report-orders/{order_id}/complete")
+@requires(Perm.BOOKINGS_MANAGE)
+async def complete_order_upload(request: web.Request) -> web.Response:
+    body = await json_body(request, CompleteOrderUpload)
+    result, delivered = await request.app[REPORT_ORDERS].complete(
+        principal_of(request),
+        path_uuid(request, "order_id"),
+        body.upload_id,
+        audit_context(request),
+    )
+    return web.json_response({**result, "delivered_now": delivered})
+
+
+@routes.post("/api/v1/remedies")
+@requires(Perm.REMINDERS_PLAN)
+async def assign_remedy(request: web.Request) -> web.Response:
+    body = await json_body(request, AssignRemedy)
+    result, made = await request.app[REMEDIES].assign(
+        principal_of(request), body, audit_context(request)
+    )
+    return web.json_response(result, status=201 if made else 200)
+
+
+@routes.get("/api/v1/remedies")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def list_remedies(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", default=50, low=1, high=MAX_LIST)
+    result = await request.app[REMEDIES].list(principal_of(request), limit=limit)
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/remedies/{remedy_id}/complete")
+@requires(Perm.BOOKINGS_CREATE)
+async def complete_remedy(request: web.Request) -> web.Response:
+    body = await json_body(request, CompleteRemedy)
+    result, completed = await request.app[REMEDIES].complete(
+        principal_of(request), path_uuid(request, "remedy_id"), body, audit_context(request)
+    )
+    return web.json_response({**result, "completed_now": completed})
