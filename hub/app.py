@@ -21,7 +21,6 @@ from hub import (
     keys,
     rest,
     rest_admin,
-    rest_astrology,
     rest_auth,
     rest_catalog,
     rest_deliveries,
@@ -29,12 +28,12 @@ from hub import (
     rest_files,
     rest_gateways,
     rest_notifications,
+    rest_panchang,
     rest_payments,
     rest_reminders,
     rest_reports,
     rest_wallets,
 )
-from hub.astrology import astrology_services
 from hub.auth import Passwords, TokenIssuer
 from hub.bookings import BookingCancellation
 from hub.cors import CorsPolicy, cors_middleware
@@ -42,6 +41,7 @@ from hub.deliveries import DeliveryWorker
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
 from hub.feed_relay import FeedRelay
+from hub.festivals import FestivalCalendar
 from hub.files import file_store_context, files_signing_key
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
@@ -51,6 +51,7 @@ from hub.inbox import Inbox
 from hub.limits import SocketLimits
 from hub.live import LiveStatusService
 from hub.live_events import LiveEvents
+from hub.panchang import PanchangService, SunriseScheduler
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.presence import Presence
@@ -121,7 +122,7 @@ def create_app(
         rest_deliveries.routes,
         rest_reports.routes,
         rest_reminders.routes,
-        rest_astrology.routes,
+        rest_panchang.routes,
         rest_devotional.routes,
     ):
         app.add_routes(table)
@@ -129,7 +130,6 @@ def create_app(
         app.add_routes(rest_files.routes)  # the local file store's signed URLs
     app.cleanup_ctx.append(file_store_context(settings, signing_key=files_signing_key(key)))
     app.cleanup_ctx.append(_services)
-    app.cleanup_ctx.append(astrology_services)  # after _services: it reads its keys
     app.cleanup_ctx.append(rest_devotional.devotional_context)  # after _services: uses them
     return app
 
@@ -153,6 +153,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     presence: Presence | None = None
     delivery_worker: DeliveryWorker | None = None
     reminder_loop: ReminderLoop | None = None
+    sunrise: SunriseScheduler | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -237,6 +238,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await relay.start()
         reminder_loop = ReminderLoop(db=db, poll_secs=settings.reminder_poll_secs)
         await reminder_loop.start()
+        panchang = PanchangService(db=db)
+        sunrise = SunriseScheduler(sio=app[keys.SIO], panchang=panchang)
+        sunrise.register(gateway)
+        await sunrise.start()
+        app[keys.PANCHANG] = panchang
+        app[keys.SUNRISE] = sunrise
+        app[keys.FESTIVALS] = FestivalCalendar(db=db)
         app[keys.REMINDERS] = ReminderService(db=db)
         app[keys.DELIVERIES] = delivery_worker
         app[keys.INBOX] = inbox
@@ -282,6 +290,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if sunrise is not None:
+            await sunrise.stop()
         if reminder_loop is not None:
             await reminder_loop.stop()
         if relay is not None:

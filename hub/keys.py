@@ -12,12 +12,14 @@ from hub.bookings import BookingCancellation
 from hub.deliveries import DeliveryWorker
 from hub.fanout import AvailabilityFanout
 from hub.feed_relay import FeedRelay
+from hub.festivals import FestivalCalendar
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import SESSIONS, TOKENS
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.inbox import Inbox
 from hub.live import LiveStatusService
+from hub.panchang import PanchangService, SunriseScheduler
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.reminders import ReminderService
@@ -54,6 +56,9 @@ FILE_STORE: web.AppKey[FileStore] = web.AppKey("file_store")
 LOCAL_FILES = web.AppKey("local_files", LocalFileStore)
 REPORTS = web.AppKey("reports", ReportService)
 REMINDERS = web.AppKey("reminders", ReminderService)
+PANCHANG = web.AppKey("panchang", PanchangService)
+SUNRISE = web.AppKey("sunrise", SunriseScheduler)
+FESTIVALS = web.AppKey("festivals", FestivalCalendar)
 
 __all__ = [
     "BOOKINGS",
@@ -61,6 +66,7 @@ __all__ = [
     "DELIVERIES",
     "DSN",
     "FANOUT",
+    "FESTIVALS",
     "FILE_STORE",
     "GATEWAYS",
     "HOLDS",
@@ -68,6 +74,7 @@ __all__ = [
     "INBOX",
     "LIVE",
     "LOCAL_FILES",
+    "PANCHANG",
     "PASSWORDS",
     "PAYMENTS",
     "PAYMENT_JOBS",
@@ -80,6 +87,7 @@ __all__ = [
     "SIO",
     "SOCKETS",
     "STREAMS",
+    "SUNRISE",
     "TOKENS",
     "WALLETS",
     "WALLET_SHARDS",

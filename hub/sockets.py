@@ -92,6 +92,9 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "stream:join": Perm.AUTHENTICATED,
     "stream:leave": Perm.AUTHENTICATED,
     "presence:get": Perm.AUTHENTICATED,
+    # hub/panchang.py
+    "panchang:subscribe": Perm.AUTHENTICATED,
+    "panchang:unsubscribe": Perm.AUTHENTICATED,
 }
 """Every client → server event and the permission it needs; a test proves it is complete."""
 
