@@ -27,6 +27,7 @@ from hub import (
     rest_devotional,
     rest_files,
     rest_gateways,
+    rest_library,
     rest_notifications,
     rest_panchang,
     rest_payments,
@@ -34,6 +35,8 @@ from hub import (
     rest_reports,
     rest_wallets,
 )
+from hub.attendance import AttendanceService
+from hub.attendance_qr import QrTokens, qr_signing_key
 from hub.auth import Passwords, TokenIssuer
 from hub.bookings import BookingCancellation
 from hub.cors import CorsPolicy, cors_middleware
@@ -48,6 +51,8 @@ from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.inbox import Inbox
+from hub.library import Library
+from hub.library_events import LibraryEvents
 from hub.limits import SocketLimits
 from hub.live import LiveStatusService
 from hub.live_events import LiveEvents
@@ -60,11 +65,13 @@ from hub.redis_manager import client_manager_context
 from hub.reminders import ReminderLoop, ReminderService
 from hub.reports import ReportService
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
+from hub.seat_plans import SeatPlans
 from hub.sessions import SessionControl
 from hub.settings import Settings
 from hub.socket_server import build_socket_server
 from hub.sockets import SocketGateway
 from hub.streams import StreamService
+from hub.students import StudentService
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
 from protocols.channels.interface import build_channels
@@ -122,6 +129,7 @@ def create_app(
         rest_deliveries.routes,
         rest_reports.routes,
         rest_reminders.routes,
+        rest_library.routes,
         rest_panchang.routes,
         rest_devotional.routes,
     ):
@@ -214,6 +222,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         streams = StreamService(db=db, sio=app[keys.SIO], tick_secs=settings.viewer_tick_secs)
         presence = Presence(db=db)
         LiveEvents(inbox=inbox, live=live, streams=streams, presence=presence).register(gateway)
+        attendance = AttendanceService(
+            db=db,
+            sio=app[keys.SIO],
+            qr=QrTokens(qr_signing_key(settings), ttl_secs=settings.attendance_qr_ttl_secs),
+            late_after_secs=settings.library_late_after_secs,
+            early_secs=settings.library_check_in_early_secs,
+        )
+        LibraryEvents(attendance=attendance).register(gateway)
         await streams.start()
         await presence.start()
         delivery_worker = DeliveryWorker(
@@ -279,6 +295,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             db=db, shards=shards, wallets=wallets, payments=payments
         )
         app[keys.PAYMENT_JOBS] = payment_jobs
+        app[keys.LIBRARY] = Library(
+            plans=SeatPlans(db=db, shards=shards, hold_payments=hold_payments),
+            attendance=attendance,
+            students=StudentService(db=db),
+        )
         app[keys.HOLD_PAYMENTS] = hold_payments
         app[keys.WALLET_SHARDS] = wallet_shards
         app[keys.WALLETS] = wallets

@@ -18,6 +18,7 @@ from hub.guard import SESSIONS, TOKENS
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.inbox import Inbox
+from hub.library import Library
 from hub.live import LiveStatusService
 from hub.panchang import PanchangService, SunriseScheduler
 from hub.payment_jobs import PaymentJobs
@@ -56,6 +57,7 @@ FILE_STORE: web.AppKey[FileStore] = web.AppKey("file_store")
 LOCAL_FILES = web.AppKey("local_files", LocalFileStore)
 REPORTS = web.AppKey("reports", ReportService)
 REMINDERS = web.AppKey("reminders", ReminderService)
+LIBRARY = web.AppKey("library", Library)
 PANCHANG = web.AppKey("panchang", PanchangService)
 SUNRISE = web.AppKey("sunrise", SunriseScheduler)
 FESTIVALS = web.AppKey("festivals", FestivalCalendar)
@@ -72,6 +74,7 @@ __all__ = [
     "HOLDS",
     "HOLD_PAYMENTS",
     "INBOX",
+    "LIBRARY",
     "LIVE",
     "LOCAL_FILES",
     "PANCHANG",

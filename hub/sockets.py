@@ -92,6 +92,9 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "stream:join": Perm.AUTHENTICATED,
     "stream:leave": Perm.AUTHENTICATED,
     "presence:get": Perm.AUTHENTICATED,
+    # hub/library_events.py
+    "occupancy:subscribe": Perm.AVAILABILITY_READ,
+    "occupancy:unsubscribe": Perm.AVAILABILITY_READ,
     # hub/panchang.py
     "panchang:subscribe": Perm.AUTHENTICATED,
     "panchang:unsubscribe": Perm.AUTHENTICATED,

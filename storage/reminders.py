@@ -30,7 +30,7 @@ from storage import notifications
 # skipped).
 BOOKING_REMINDER_OFFSETS_MINS = (24 * 60, 60)
 
-Purpose = Literal["booking", "remedy", "follow_up"]
+Purpose = Literal["booking", "remedy", "follow_up", "renewal"]
 
 
 @dataclass(frozen=True)
