@@ -28,6 +28,7 @@ from hub.wallets import WalletService, transfer_view
 from protocols.errors import Conflict, NotFound, SevaError
 from storage import hold_payments as store
 from storage import ledger as ledger_db
+from storage import splits as split_store
 from storage.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class HoldPayments:
             raise NotFound("no such hold", {"hold_id": str(hold_id)})
         amount = hold.amount_paise
         async with self._db.acquire() as conn:
+            if await split_store.has_live_split(conn, hold_id=hold_id):
+                raise Conflict("this hold is paid in shares", {"reason": "split"})
             wallet = await ledger_db.ensure_account(
                 conn,
                 code="user_wallet",

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -56,6 +56,7 @@ from protocols.gateways.routing import GatewayRouter, RoutingPolicy, plan
 from storage import hold_payments as hold_store
 from storage import ledger as ledger_db
 from storage import payments as store
+from storage import splits as split_store
 from storage import tenants
 from storage.tenancy import tenant_scope
 
@@ -102,6 +103,11 @@ class PaymentService:
         self._wallets = wallets
         self._gateways = gateways
         self._router = router
+        # Set by hub.splits: what a captured ``split_share`` payment becomes (an outcome, or
+        # None while its split still waits for other shares).
+        self.split_share_captured: (
+            Callable[[store.Intent, store.Attempt], Awaitable[str | None]] | None
+        ) = None
 
     # -- starting a payment --------------------------------------------------------------------
 
@@ -135,6 +141,9 @@ class PaymentService:
                 )
             if status != "held":
                 raise Conflict(f"hold is {status}", {"status": status})
+            async with self._db.acquire() as conn:
+                if await split_store.has_live_split(conn, hold_id=hold_id):
+                    raise Conflict("this hold is paid in shares", {"reason": "split"})
             if amount <= 0:
                 raise Conflict("this hold is free: confirm it without paying")
         else:
@@ -396,6 +405,12 @@ class PaymentService:
         async with self._db.acquire() as conn:
             attempts = await store.attempts_of(conn, intent_id=intent.intent_id)
         attempt = next(a for a in attempts if a.attempt_id == intent.captured_attempt_id)
+        if intent.purpose == "split_share":
+            if self.split_share_captured is None:
+                raise Unavailable("split payments are not running in this hub")
+            decided = await self.split_share_captured(intent, attempt)
+            # Decided later, when the split confirms or is cancelled (finish_split_share).
+            return decided or "split_share_paid"
         if intent.purpose == "wallet_topup":
             outcome = await self._credit_wallet(intent, attempt)
         else:
@@ -403,6 +418,61 @@ class PaymentService:
         async with self._db.acquire() as conn:
             await store.set_outcome(conn, intent_id=intent.intent_id, outcome=outcome)
         return outcome
+
+    # -- split shares (hub/splits.py) ----------------------------------------------------------
+
+    async def create_split_share(
+        self, principal: Principal, *, amount_paise: int, idempotency_key: str
+    ) -> dict[str, Any]:
+        """An intent with purpose ``split_share`` and an open gateway order (the same again for
+        the same key). Its capture stays in gateway clearing until the split is decided."""
+        tenant_id = _tenant(principal)
+        async with self._db.acquire() as conn:
+            intent = await store.create_intent(
+                conn,
+                intent_id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                user_id=principal.user_id,
+                purpose="split_share",
+                hold_id=None,
+                wallet_id=None,
+                amount_paise=amount_paise,
+                idempotency_key=idempotency_key,
+            )
+            attempts = await store.attempts_of(conn, intent_id=intent.intent_id)
+        if (intent.purpose, intent.amount_paise) != ("split_share", amount_paise):
+            raise Conflict(
+                "idempotency key was already used for a different payment",
+                {"reason": "exists_with_different_fields", "payment_id": str(intent.intent_id)},
+            )
+        open_attempt = next((a for a in attempts if a.status in ("open", "paid")), None)
+        if intent.status == "created" and open_attempt is None:
+            await self._open_attempt(intent, principal)
+        return await self.view(intent.intent_id)
+
+    async def finish_split_share(self, intent_id: UUID, *, booked: bool) -> None:
+        """A captured share's money: booked to the tenant (gateway clearing → payable, net of
+        the fee) when its split confirmed, else refunded at the gateway. Idempotent."""
+        async with self._db.acquire() as conn:
+            intent = await store.get_intent(conn, intent_id=intent_id)
+            attempts = await store.attempts_of(conn, intent_id=intent_id)
+        if intent is None or intent.status != "captured" or intent.outcome is not None:
+            return
+        attempt = next(a for a in attempts if a.attempt_id == intent.captured_attempt_id)
+        if booked:
+            await self._book_capture(intent, attempt)
+            async with self._db.acquire() as conn:
+                await store.set_outcome(
+                    conn, intent_id=intent.intent_id, outcome="booking_confirmed"
+                )
+        else:
+            await self._refund_attempt(
+                intent,
+                attempt,
+                intent.captured_paise,
+                key=f"split_cancelled:{intent.intent_id}",
+                outcome="refunded_unfulfillable",
+            )
 
     async def _confirm_booking(self, intent: store.Intent, attempt: store.Attempt) -> str:
         assert intent.hold_id is not None

@@ -92,12 +92,9 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "stream:join": Perm.AUTHENTICATED,
     "stream:leave": Perm.AUTHENTICATED,
     "presence:get": Perm.AUTHENTICATED,
-    # hub/library_events.py
-    "occupancy:subscribe": Perm.AVAILABILITY_READ,
-    "occupancy:unsubscribe": Perm.AVAILABILITY_READ,
-    # hub/panchang.py
-    "panchang:subscribe": Perm.AUTHENTICATED,
-    "panchang:unsubscribe": Perm.AUTHENTICATED,
+    # hub/padel.py
+    "venue:subscribe": Perm.AVAILABILITY_READ,
+    "court:status": Perm.LIVE_PUSH,
 }
 """Every client → server event and the permission it needs; a test proves it is complete."""
 

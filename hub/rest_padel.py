@@ -1,0 +1,67 @@
+"""Padel over REST: split payments of a court hold, and open matches."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.guard import principal_of, requires
+from hub.padel import OPEN_MATCHES, SPLITS
+from hub.restkit import json_body, path_uuid
+from protocols.padel import CreateSplit, JoinMatch, OpenMatch, PayShare
+from protocols.permissions import Perm
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/holds/{hold_id}/split")
+@requires(Perm.BOOKINGS_CREATE)
+async def create_split(request: web.Request) -> web.Response:
+    body = await json_body(request, CreateSplit)
+    view, made = await request.app[SPLITS].create(
+        principal_of(request), path_uuid(request, "hold_id"), body
+    )
+    return web.json_response(view, status=201 if made else 200)
+
+
+@routes.get("/api/v1/holds/{hold_id}/split")
+@requires(Perm.BOOKINGS_READ_OWN)
+async def get_split(request: web.Request) -> web.Response:
+    view = await request.app[SPLITS].view(principal_of(request), path_uuid(request, "hold_id"))
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/holds/{hold_id}/split/pay")
+@requires(Perm.BOOKINGS_CREATE)
+async def pay_share(request: web.Request) -> web.Response:
+    body = await json_body(request, PayShare)
+    result = await request.app[SPLITS].pay(
+        principal_of(request), path_uuid(request, "hold_id"), body
+    )
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/bookings/{booking_id}/open-match")
+@requires(Perm.BOOKINGS_CREATE)
+async def open_match(request: web.Request) -> web.Response:
+    body = await json_body(request, OpenMatch)
+    match, made = await request.app[OPEN_MATCHES].open(
+        principal_of(request), path_uuid(request, "booking_id"), body
+    )
+    return web.json_response(match, status=201 if made else 200)
+
+
+@routes.get("/api/v1/open-matches")
+@requires(Perm.AVAILABILITY_READ)
+async def list_open_matches(request: web.Request) -> web.Response:
+    result = await request.app[OPEN_MATCHES].list(principal_of(request), request.query.get("date"))
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/open-matches/{match_id}/join")
+@requires(Perm.BOOKINGS_CREATE)
+async def join_open_match(request: web.Request) -> web.Response:
+    body = await json_body(request, JoinMatch)
+    match, made = await request.app[OPEN_MATCHES].join(
+        principal_of(request), path_uuid(request, "match_id"), body
+    )
+    return web.json_response(match, status=201 if made else 200)
