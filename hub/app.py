@@ -28,14 +28,18 @@ from hub import (
     rest_devotional,
     rest_files,
     rest_gateways,
+    rest_library,
     rest_notifications,
     rest_padel,
+    rest_panchang,
     rest_payments,
     rest_reminders,
     rest_reports,
     rest_wallets,
 )
 from hub.astrology import astrology_services
+from hub.attendance import AttendanceService
+from hub.attendance_qr import QrTokens, qr_signing_key
 from hub.auth import Passwords, TokenIssuer
 from hub.bookings import BookingCancellation
 from hub.cors import CorsPolicy, cors_middleware
@@ -43,16 +47,20 @@ from hub.deliveries import DeliveryWorker
 from hub.errors import error_middleware
 from hub.fanout import AvailabilityFanout
 from hub.feed_relay import FeedRelay
+from hub.festivals import FestivalCalendar
 from hub.files import file_store_context, files_signing_key
 from hub.gateway_directory import GatewayDirectory
 from hub.guard import guard_middleware
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.inbox import Inbox
+from hub.library import Library
+from hub.library_events import LibraryEvents
 from hub.limits import SocketLimits
 from hub.live import LiveStatusService
 from hub.live_events import LiveEvents
 from hub.padel import padel_context
+from hub.panchang import PanchangService, SunriseScheduler
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.presence import Presence
@@ -61,11 +69,13 @@ from hub.redis_manager import client_manager_context
 from hub.reminders import ReminderLoop, ReminderService
 from hub.reports import ReportService
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
+from hub.seat_plans import SeatPlans
 from hub.sessions import SessionControl
 from hub.settings import Settings
 from hub.socket_server import build_socket_server
 from hub.sockets import SocketGateway
 from hub.streams import StreamService
+from hub.students import StudentService
 from hub.wallet_events import WalletEvents
 from hub.wallets import WalletService
 from protocols.channels.interface import build_channels
@@ -123,18 +133,20 @@ def create_app(
         rest_deliveries.routes,
         rest_reports.routes,
         rest_reminders.routes,
+        rest_devotional.routes,
         rest_padel.routes,
         rest_astrology.routes,
-        rest_devotional.routes,
+        rest_library.routes,
+        rest_panchang.routes,
     ):
         app.add_routes(table)
     if settings.s3_bucket is None:
         app.add_routes(rest_files.routes)  # the local file store's signed URLs
     app.cleanup_ctx.append(file_store_context(settings, signing_key=files_signing_key(key)))
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(rest_devotional.devotional_context)  # after _services: uses them
     app.cleanup_ctx.append(padel_context)  # after _services: it uses them
     app.cleanup_ctx.append(astrology_services)  # after _services: it reads its keys
-    app.cleanup_ctx.append(rest_devotional.devotional_context)  # after _services: uses them
     return app
 
 
@@ -157,6 +169,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     presence: Presence | None = None
     delivery_worker: DeliveryWorker | None = None
     reminder_loop: ReminderLoop | None = None
+    sunrise: SunriseScheduler | None = None
     try:
         async with db.acquire() as conn:
             applied = await apply_migrations(conn)
@@ -217,6 +230,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         streams = StreamService(db=db, sio=app[keys.SIO], tick_secs=settings.viewer_tick_secs)
         presence = Presence(db=db)
         LiveEvents(inbox=inbox, live=live, streams=streams, presence=presence).register(gateway)
+        attendance = AttendanceService(
+            db=db,
+            sio=app[keys.SIO],
+            qr=QrTokens(qr_signing_key(settings), ttl_secs=settings.attendance_qr_ttl_secs),
+            late_after_secs=settings.library_late_after_secs,
+            early_secs=settings.library_check_in_early_secs,
+        )
+        LibraryEvents(attendance=attendance).register(gateway)
         await streams.start()
         await presence.start()
         delivery_worker = DeliveryWorker(
@@ -241,6 +262,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await relay.start()
         reminder_loop = ReminderLoop(db=db, poll_secs=settings.reminder_poll_secs)
         await reminder_loop.start()
+        panchang = PanchangService(db=db)
+        sunrise = SunriseScheduler(sio=app[keys.SIO], panchang=panchang)
+        sunrise.register(gateway)
+        await sunrise.start()
+        app[keys.PANCHANG] = panchang
+        app[keys.SUNRISE] = sunrise
+        app[keys.FESTIVALS] = FestivalCalendar(db=db)
         app[keys.REMINDERS] = ReminderService(db=db)
         app[keys.DELIVERIES] = delivery_worker
         app[keys.INBOX] = inbox
@@ -275,6 +303,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             db=db, shards=shards, wallets=wallets, payments=payments
         )
         app[keys.PAYMENT_JOBS] = payment_jobs
+        app[keys.LIBRARY] = Library(
+            plans=SeatPlans(db=db, shards=shards, hold_payments=hold_payments),
+            attendance=attendance,
+            students=StudentService(db=db),
+        )
         app[keys.HOLD_PAYMENTS] = hold_payments
         app[keys.WALLET_SHARDS] = wallet_shards
         app[keys.WALLETS] = wallets
@@ -286,6 +319,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[keys.SOCKETS] = gateway
         yield
     finally:
+        if sunrise is not None:
+            await sunrise.stop()
         if reminder_loop is not None:
             await reminder_loop.stop()
         if relay is not None:

@@ -177,6 +177,17 @@ class Settings(BaseSettings):
     earnings_poll_secs: float = Field(
         default=2.0, gt=0, description="how often completed bookings are credited to pandits"
     )
+
+    # Study library platform (README "Study library platform"): attendance scans.
+    library_late_after_secs: int = Field(
+        default=900, ge=0, description="a check-in this long after the booking's start is late"
+    )
+    library_check_in_early_secs: int = Field(
+        default=3600, ge=0, description="how long before its start a booking may be checked in"
+    )
+    attendance_qr_ttl_secs: int = Field(
+        default=60, ge=5, le=3600, description="life of a student's attendance QR token"
+    )
     # Padel platform (README "Padel platform"): the split-payment sweeper.
     split_sweep_secs: float = Field(
         default=2.0, gt=0, description="how often expired or half-done split payments are settled"

@@ -95,6 +95,12 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     # hub/padel.py
     "venue:subscribe": Perm.AVAILABILITY_READ,
     "court:status": Perm.LIVE_PUSH,
+    # hub/library_events.py
+    "occupancy:subscribe": Perm.AVAILABILITY_READ,
+    "occupancy:unsubscribe": Perm.AVAILABILITY_READ,
+    # hub/panchang.py
+    "panchang:subscribe": Perm.AUTHENTICATED,
+    "panchang:unsubscribe": Perm.AUTHENTICATED,
 }
 """Every client → server event and the permission it needs; a test proves it is complete."""
 
