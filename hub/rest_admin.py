@@ -135,6 +135,7 @@ async def _set_status(request: web.Request, status: str) -> web.Response:
             before={"status": before["status"]},
             after={"status": status},
         )
+    request.app[keys.SESSIONS].note_tenant_status(tenant_id, status)
     return _ok(after)
 
 

@@ -52,6 +52,11 @@ class SessionControl:
         await self._listener.stop()
         await cancel_and_wait(self._task)
 
+    def note_tenant_status(self, tenant_id: UUID, status: str) -> None:
+        """This process changed a tenant's status: checks here see it at once, before the
+        control message (sent in the same transaction) comes back through LISTEN."""
+        self._tenant_status[tenant_id] = status
+
     async def check(self, principal: Principal) -> None:
         """Raises Unauthorized for a revoked session, TenantSuspended for a suspended tenant."""
         if principal.family_id is not None and principal.family_id in self._revoked:
