@@ -486,3 +486,157 @@ async def test_a_library_imports_students_books_a_month_and_takes_attendance(rig
     # One credit per email sent (the fee notice and the month's confirmations), none pending.
     spent = EMAIL_CREDITS - (account.credits_posted - account.debits_posted)
     assert (spent, account.debits_pending) == (1 + PLAN_DAYS, 0)
+
+
+async def test_forged_expired_and_foreign_qr_tokens_check_nobody_in(rig: Rig) -> None:
+    lib, other = await _library(rig), await _library(rig)
+    student = await make_user(rig.db, tenant_id=lib.tenant_id, role="user")
+    stranger = await make_user(rig.db, tenant_id=other.tenant_id, role="user")
+    url = f"{rig.hub.url}/api/v1/attendance/check-in"
+    qrs = rig.hub.app[keys.LIBRARY].attendance._qr
+    async with aiohttp.ClientSession() as http:
+        _, mine = await _call(
+            http,
+            "GET",
+            f"{rig.hub.url}/api/v1/attendance/qr",
+            token_for(rig.hub, student, lib.tenant_id, "user"),
+        )
+        _, theirs = await _call(
+            http,
+            "GET",
+            f"{rig.hub.url}/api/v1/attendance/qr",
+            token_for(rig.hub, stranger, other.tenant_id, "user"),
+        )
+        expired = qrs.encode(qrs.issue(user_id=student, tenant_id=lib.tenant_id, now=0))
+        forged = mine["qr_token"][:-4] + "AAAA"
+        cases = [
+            (forged, 422, "qr_signature"),
+            (expired, 422, "qr_expired"),
+            ("not a token", 422, "qr_malformed"),
+            (theirs["qr_token"], 404, "other_library"),
+            (mine["qr_token"], 409, "no_booking_now"),  # a valid token, but no booking today
+        ]
+        for token, status, reason in cases:
+            got, answer = await _call(http, "POST", url, lib.staff, {"qr_token": token})
+            assert (got, answer["error"]["details"]["reason"]) == (status, reason), answer
+        # A student cannot check herself in.
+        got, answer = await _call(
+            http,
+            "POST",
+            url,
+            token_for(rig.hub, student, lib.tenant_id, "user"),
+            {"qr_token": mine["qr_token"]},
+        )
+        assert (got, answer["error"]["code"]) == (403, "forbidden")
+        # Another library's staff cannot read this library's occupancy or register.
+        got, _ = await _call(
+            http, "GET", f"{rig.hub.url}/api/v1/libraries/{lib.tenant_id}/occupancy", other.staff
+        )
+        assert got == 404
+    async with rig.db.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM attendance WHERE user_id = $1", student) == 0
+        )
+
+
+async def test_csv_import_as_a_form_refuses_duplicates_and_registered_numbers(rig: Rig) -> None:
+    lib = await _library(rig)
+    taken = _phone()
+    first = await _library(rig)
+    async with aiohttp.ClientSession() as http:
+        status, _ = await _call(
+            http,
+            "POST",
+            f"{rig.hub.url}/api/v1/students/import",
+            first.admin,
+            data=f"name,phone\nAsha,{taken}\n".encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        assert status == 201
+        repeated = _phone()
+        csv_text = (
+            "phone,name,email\n"
+            f"{repeated},Ravi,ravi@example.test\n"
+            f"{repeated},Ravi again,\n"
+            f"{taken},Asha,\n"
+            f"{_phone()},,not-an-email\n"
+        )
+        form = aiohttp.FormData()
+        form.add_field("file", csv_text.encode(), filename="students.csv", content_type="text/csv")
+        status, answer = await _call(
+            http, "POST", f"{rig.hub.url}/api/v1/students/import", lib.admin, data=form
+        )
+        assert status == 422, answer
+        assert answer["error"]["details"]["rows"] == [
+            {"line": 3, "field": "phone", "reason": "duplicate_in_file", "first_line": 2},
+            {"line": 4, "field": "phone", "reason": "already_registered"},
+            {"line": 5, "field": "email", "reason": "not_an_email"},
+            {"line": 5, "field": "name", "reason": "missing"},
+        ]
+        status, answer = await _call(
+            http,
+            "POST",
+            f"{rig.hub.url}/api/v1/students/import",
+            lib.admin,
+            data=b"name,mobile\nX,9876543210\n",
+            headers={"Content-Type": "text/csv"},
+        )
+        assert (status, answer["error"]["details"]["reason"]) == (422, "bad_header")
+        # Staff may not import.
+        status, _ = await _call(
+            http,
+            "POST",
+            f"{rig.hub.url}/api/v1/students/import",
+            lib.staff,
+            data=b"name,phone\n",
+            headers={"Content-Type": "text/csv"},
+        )
+        assert status == 403
+    assert await _users_of(rig, lib.tenant_id) == 0
+
+
+async def test_a_booked_day_without_a_check_in_is_absent_in_the_register(rig: Rig) -> None:
+    lib = await _library(rig)
+    student = await make_user(rig.db, tenant_id=lib.tenant_id, role="user")
+    async with aiohttp.ClientSession() as http:
+        resource_id = await _seat(rig, http, lib, today_starts_in_secs=1.0)
+        await _fund(rig, lib.tenant_id, student, 2 * SEAT_PRICE_PAISE)
+        today = datetime.now(UTC).date()
+        status, plan = await _call(
+            http,
+            "POST",
+            f"{rig.hub.url}/api/v1/seat-plans",
+            token_for(rig.hub, student, lib.tenant_id, "user"),
+            {
+                "resource_id": resource_id,
+                "start_date": today.isoformat(),
+                "days": 2,
+                "idempotency_key": "two-days",
+            },
+        )
+        assert status == 201, plan
+        # Today's slot ends without her (moved into the past here rather than waiting 6 h).
+        await asyncio.sleep(1.2)
+        async with rig.db.acquire() as conn:
+            await conn.execute(
+                "UPDATE slots SET ends_at = starts_at + interval '1 millisecond' "
+                "WHERE resource_id = $1 AND local_date = $2",
+                UUID(resource_id),
+                today,
+            )
+        register_url = f"{rig.hub.url}/api/v1/libraries/{lib.tenant_id}/attendance"
+        status, register = await _call(
+            http, "GET", register_url, lib.staff, params={"date": today.isoformat()}
+        )
+        assert status == 200, register
+        assert [b["status"] for b in register["bookings"]] == ["absent"]
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        status, register = await _call(
+            http, "GET", register_url, lib.staff, params={"date": tomorrow}
+        )
+        assert [b["status"] for b in register["bookings"]] == ["expected"]
+        assert register["counts"] == {"on_time": 0, "late": 0, "absent": 0, "expected": 1}
+        status, bad = await _call(
+            http, "GET", register_url, lib.staff, params={"date": "2026-02-30"}
+        )
+        assert (status, bad["error"]["code"]) == (422, "invalid")
