@@ -21,7 +21,7 @@ from actors.ledger import Ledger, LedgerEffects, PostSpec, TransferSpec, VoidSpe
 from actors.placement import shard_for
 from actors.shard_host import TRANSIENT_DB_ERRORS, ShardHost
 from actors.wallet_commands import LedgerCommand, route_of
-from protocols.errors import Internal, Invalid, SevaError, Unavailable
+from protocols.errors import InsufficientFunds, Internal, Invalid, SevaError, Unavailable
 from storage import ledger as db
 from storage.ledger_records import Resolution, TransferRecord
 
@@ -133,6 +133,17 @@ class WalletShard(ShardHost):
                     )
                 except SevaError as exc:
                     results[i] = exc
+            refused = {
+                op.debit_account_id
+                for command, result in zip(commands, results, strict=True)
+                if isinstance(result, InsufficientFunds)
+                for op in command.ops
+                if isinstance(op, TransferSpec)
+            }
+            if refused and await self._any_stale(conn, refused):
+                # Another shard credited it (credits commute, so they are not fenced): what we
+                # refused on may be out of date. Nothing is committed yet; reload and redo all.
+                raise db.StaleAccount("a refused account was credited elsewhere")
             if effects:
                 await self._commit(conn, effects)
         mono = time.monotonic()
@@ -179,6 +190,13 @@ class WalletShard(ShardHost):
             )
         for account in updated:
             self._ledger.accounts[account.account_id] = account
+
+    async def _any_stale(self, conn: asyncpg.Connection, account_ids: set[UUID]) -> bool:
+        for account in await db.load_accounts(conn, account_ids=list(account_ids)):
+            cached = self._ledger.accounts.get(account.account_id)
+            if cached is not None and cached.version != account.version:
+                return True
+        return False
 
     async def _ensure_accounts(self, conn: asyncpg.Connection, account_ids: set[UUID]) -> None:
         missing = [a for a in account_ids if a not in self._ledger.accounts]

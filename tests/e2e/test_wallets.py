@@ -337,3 +337,51 @@ async def test_bad_wallet_hold_amounts_are_invalid(hub: Hub, db: asyncpg.Pool, a
     async with db.acquire() as conn:
         account = await ledger_db.get_account(conn, account_id=wallet)
     assert account.debits_pending == 0
+
+
+async def test_credits_given_after_a_refusal_are_seen_by_the_next_reservation(
+    hub: Hub, db: asyncpg.Pool
+):
+    """The tenant's credit wallet is cached by its own shard; credits given to it are applied
+    by the shard of the platform's inventory. A reservation refused earlier must not keep
+    being refused on the stale cache."""
+    wallets = hub.app[keys.WALLETS]
+    shard_count = hub.app[keys.SETTINGS].wallet_shards or hub.app[keys.SETTINGS].shards
+    async with db.acquire() as conn:
+        inventory = await ledger_db.ensure_account(
+            conn, code="credit_inventory", currency="SMS", limited=True
+        )
+    for _ in range(20):  # a tenant whose credit wallet lives on another shard than inventory
+        world = await make_world(db)
+        async with db.acquire() as conn:
+            credits = await ledger_db.ensure_account(
+                conn,
+                code="tenant_credits",
+                currency="SMS",
+                tenant_id=world.tenant_id,
+                limited=True,
+            )
+        if shard_for(credits, shard_count) != shard_for(inventory, shard_count):
+            break
+    else:
+        raise AssertionError("no tenant on another shard in 20 tries")
+    tag = uuid.uuid4().hex
+    with pytest.raises(InsufficientFunds):
+        await wallets.reserve_credits(
+            tenant_id=world.tenant_id, channel="SMS", units=1, pending_id=f"r1-{tag}"
+        )
+    await wallets.purchase_credits(
+        channel="SMS", units=5, rate_paise=0, vendor="test", transfer_id=f"buy-{tag}"
+    )
+    await wallets.allocate_credits(
+        tenant_id=world.tenant_id,
+        channel="SMS",
+        units=5,
+        rate_paise=0,
+        transfer_id=f"give-{tag}",
+        low_balance_threshold=None,
+    )
+    record = await wallets.reserve_credits(
+        tenant_id=world.tenant_id, channel="SMS", units=1, pending_id=f"r2-{tag}"
+    )
+    assert record.amount == 1
