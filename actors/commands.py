@@ -23,6 +23,8 @@ class CreateHoldCommand:
     extras: dict[str, Any] | None = None  # booking extras, already checked by the hub
     # A shorter life than the tenant's hold TTL (a waiting list's offer); None: the tenant's.
     ttl_secs: int | None = None
+    # An offer to a waiting list's head: may take the places reserved for the waitlist.
+    for_waitlist: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,23 @@ class SetSlotCapacityCommand:
 
 
 @dataclass(frozen=True)
+class ReserveForWaitlistCommand:
+    """Keep ``qty`` free places of a slot for its waiting list (the qty its waiters are
+    queued for; 0 ends it): a plain hold cannot take them, only an offer
+    (``CreateHoldCommand(for_waitlist=True)``). Answered with :class:`WaitlistReserved`."""
+
+    tenant_id: UUID
+    slot_id: UUID
+    qty: int
+
+
+@dataclass(frozen=True)
+class WaitlistReserved:
+    slot_id: UUID
+    qty: int
+
+
+@dataclass(frozen=True)
 class RefreshTenantCommand:
     """Reload the tenant (plan limits, hold TTL, archived resources) from the database after
     an administrator changed it. Answered with :class:`TenantRefreshed`."""
@@ -95,5 +114,9 @@ class SlotCapacitySet:
 
 HoldCommand = CreateHoldCommand | ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand
 InventoryCommand = (
-    HoldCommand | RescheduleBookingCommand | SetSlotCapacityCommand | RefreshTenantCommand
+    HoldCommand
+    | RescheduleBookingCommand
+    | SetSlotCapacityCommand
+    | RefreshTenantCommand
+    | ReserveForWaitlistCommand
 )

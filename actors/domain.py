@@ -72,6 +72,9 @@ class TenantInventory:
     max_monthly_bookings: int | None = None
     month: tuple[int, int] | None = None  # the (year, month) that month_bookings counts
     month_bookings: int = 0
+    # Free places kept for a slot's waiting list (in memory only: the waitlist loop sets them
+    # again every round, so a reloaded actor has them back within one round).
+    waitlist_reserved: dict[UUID, int] = field(default_factory=dict)
 
     @classmethod
     def from_policy(cls, tenant_id: UUID, policy: TenantPolicy, now: datetime) -> TenantInventory:
@@ -100,13 +103,15 @@ class TenantInventory:
         effects: Effects,
         extras: dict[str, Any] | None = None,
         ttl: timedelta | None = None,
+        for_waitlist: bool = False,
     ) -> HoldState:
         """Hold ``qty`` places for ``ttl`` (default: the tenant's hold TTL), or return
         ``existing`` (the hold made earlier with this key).
 
         Raises Conflict if the key was used for a different slot, quantity or extras, NotFound
         for an unknown slot, Conflict if the slot has started, SoldOut if fewer than ``qty`` are
-        left.
+        left. Places reserved for the slot's waiting list count as taken unless
+        ``for_waitlist`` (an offer to a waiter, which uses up that much of the reservation).
         """
         if existing is not None:
             if existing.slot_id != slot_id or existing.qty != qty or existing.extras != extras:
@@ -131,14 +136,21 @@ class TenantInventory:
                 "the plan's monthly booking limit is reached",
                 {"max_monthly_bookings": self.max_monthly_bookings},
             )
-        if slot.available < qty:
+        reserved = 0 if for_waitlist else self.waitlist_reserved.get(slot_id, 0)
+        if slot.available - reserved < qty:
             # Places whose hold is due count as free (the timer may not have run yet).
             self.expire_due(now, effects, slot_id=slot_id)
-        if slot.available < qty:
-            raise SoldOut(
-                "not enough places left in this slot",
-                {"slot_id": str(slot_id), "available": slot.available, "requested": qty},
-            )
+        if slot.available - reserved < qty:
+            details: dict[str, Any] = {
+                "slot_id": str(slot_id),
+                "available": max(0, slot.available - reserved),
+                "requested": qty,
+            }
+            if reserved:
+                details["reserved_for_waitlist"] = reserved
+            raise SoldOut("not enough places left in this slot", details)
+        if for_waitlist:
+            self.reserve_for_waitlist(slot_id, self.waitlist_reserved.get(slot_id, 0) - qty)
         hold = HoldState(
             hold_id=new_id,
             tenant_id=self.tenant_id,
@@ -159,6 +171,15 @@ class TenantInventory:
         self._changed(slot, effects)
         effects.audits.append(self._audit(user_id, "hold.created", hold))
         return hold
+
+    def reserve_for_waitlist(self, slot_id: UUID, qty: int) -> int:
+        """Keep ``qty`` places of the slot for its waiting list (0 or less: none); returns
+        the reservation now in force."""
+        if qty > 0:
+            self.waitlist_reserved[slot_id] = qty
+            return qty
+        self.waitlist_reserved.pop(slot_id, None)
+        return 0
 
     def release_hold(
         self,

@@ -36,9 +36,11 @@ from actors.commands import (
     RefreshTenantCommand,
     ReleaseHoldCommand,
     RescheduleBookingCommand,
+    ReserveForWaitlistCommand,
     SetSlotCapacityCommand,
     SlotCapacitySet,
     TenantRefreshed,
+    WaitlistReserved,
 )
 from actors.domain import Effects, TenantInventory
 from actors.placement import shard_for
@@ -49,7 +51,7 @@ from storage.records import HoldState, Reschedule
 
 log = logging.getLogger(__name__)
 
-Result = HoldState | Reschedule | SlotCapacitySet | TenantRefreshed | SevaError
+Result = HoldState | Reschedule | SlotCapacitySet | TenantRefreshed | WaitlistReserved | SevaError
 _HoldTarget = (
     ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand | RescheduleBookingCommand
 )
@@ -198,9 +200,12 @@ class InventoryShard(ShardHost):
         existing_by_key: dict[tuple[UUID, UUID, str], HoldState],
         holds_by_id: dict[UUID, HoldState],
         moves_by_key: dict[tuple[UUID, str], Reschedule],
-    ) -> HoldState | Reschedule | SlotCapacitySet | TenantRefreshed:
+    ) -> HoldState | Reschedule | SlotCapacitySet | TenantRefreshed | WaitlistReserved:
         if isinstance(cmd, RefreshTenantCommand):
             return TenantRefreshed(tenant_id=cmd.tenant_id)
+        if isinstance(cmd, ReserveForWaitlistCommand):
+            qty = inv.reserve_for_waitlist(cmd.slot_id, cmd.qty)
+            return WaitlistReserved(slot_id=cmd.slot_id, qty=qty)
         if isinstance(cmd, SetSlotCapacityCommand):
             return inv.set_capacity(
                 slot_id=cmd.slot_id, capacity=cmd.capacity, now=now, effects=effects
@@ -218,6 +223,7 @@ class InventoryShard(ShardHost):
                 effects=effects,
                 extras=cmd.extras,
                 ttl=None if cmd.ttl_secs is None else timedelta(seconds=cmd.ttl_secs),
+                for_waitlist=cmd.for_waitlist,
             )
             existing_by_key[key] = hold
             holds_by_id[hold.hold_id] = hold
@@ -307,7 +313,9 @@ class InventoryShard(ShardHost):
         idle = {
             t
             for t, inv in self._tenants.items()
-            if not inv.active_holds and self._last_used.get(t, 0.0) < cutoff
+            if not inv.active_holds
+            and not inv.waitlist_reserved
+            and self._last_used.get(t, 0.0) < cutoff
         }
         self._forget(idle)
 

@@ -9,6 +9,13 @@ a retried round makes it once), so there are never more offers than free places.
 a time runs across all hubs (a PostgreSQL advisory lock); each hub tries every
 ``waitlist_poll_secs``. The queue is strict: while the head's qty does not fit, nobody behind
 it is offered anything.
+
+**Fairness.** Places are owed to the waiters first: the tenant's actor keeps as many free
+places of the slot as its waiters are queued for (``ReserveForWaitlistCommand``, set when
+someone joins or leaves and again at every round), so a plain ``hold:create`` cannot take a
+place freed between rounds; only an offer (``for_waitlist``) may, using up that much of the
+reservation. The reservation lives in the actor's memory: an actor that reloads its tenant
+has it back at the next round.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from uuid import UUID
 
 import asyncpg
 
-from actors.commands import CreateHoldCommand
+from actors.commands import CreateHoldCommand, ReserveForWaitlistCommand
 from actors.pool import ShardPool
 from hub.auth import Principal
 from hub.background import cancel_and_wait, run_every
@@ -80,6 +87,8 @@ class Waitlist:
             if entry is None:
                 if started:
                     raise Conflict("slot has already started", {"slot_id": str(slot_id)})
+                # Free places already owed to earlier waiters are not free for this one.
+                available -= await store.waiting_qty(conn, slot_id=slot_id)
                 if available >= request.qty:
                     raise Conflict(
                         "the slot has these places free: hold them instead",
@@ -99,6 +108,8 @@ class Waitlist:
                     {"reason": "exists_with_different_fields", "entry_id": str(entry.entry_id)},
                 )
             position = await store.position(conn, entry=entry)
+        if created:
+            await self._reserve(tenant_id, slot_id)
         return entry.view(position), created
 
     async def get(self, principal: Principal, entry_id: UUID) -> dict[str, Any]:
@@ -111,7 +122,21 @@ class Waitlist:
         entry = await self._mine(principal, entry_id)
         async with tenant_scope(self._db, entry.tenant_id) as conn:
             cancelled = await store.cancel(conn, tenant_id=entry.tenant_id, entry_id=entry_id)
+        if cancelled is not None:
+            await self._reserve(entry.tenant_id, entry.slot_id)
         return (cancelled or entry).view(None)
+
+    async def _reserve(
+        self, tenant_id: UUID, slot_id: UUID, conn: asyncpg.Connection | None = None
+    ) -> None:
+        """Tell the tenant's actor how many places the slot's waiters are queued for (read
+        after their change committed)."""
+        if conn is None:
+            async with tenant_scope(self._db, tenant_id, readonly=True) as scoped:
+                qty = await store.waiting_qty(scoped, slot_id=slot_id)
+        else:
+            qty = await store.waiting_qty(conn, slot_id=slot_id)
+        await self._shards.submit(ReserveForWaitlistCommand(tenant_id, slot_id, qty))
 
     async def _mine(self, principal: Principal, entry_id: UUID) -> store.Entry:
         if principal.tenant_id is not None:
@@ -147,6 +172,11 @@ class Waitlist:
         self, conn: asyncpg.Connection, tenant_id: UUID, slot_id: UUID, available: int
     ) -> int:
         made = 0
+        try:
+            await self._reserve(tenant_id, slot_id, conn)
+        except SevaError as exc:
+            log.warning("could not reserve slot %s for its waiters: %s", slot_id, exc)
+            return made
         while available > 0:
             entry = await store.head(conn, slot_id=slot_id)
             if entry is None or entry.qty > available:
@@ -160,6 +190,7 @@ class Waitlist:
                         qty=entry.qty,
                         idempotency_key=f"waitlist:{entry.entry_id}",
                         ttl_secs=self._offer_ttl_secs,
+                        for_waitlist=True,
                     )
                 )
             except SoldOut:

@@ -180,6 +180,16 @@ async def slots_with_room(conn: asyncpg.Connection, *, limit: int) -> list[tuple
     return [(r["tenant_id"], r["id"], r["available"]) for r in rows]
 
 
+async def waiting_qty(conn: asyncpg.Connection, *, slot_id: UUID) -> int:
+    """Places the slot's waiting entries are queued for (what its actor keeps for them)."""
+    total = await conn.fetchval(
+        "SELECT coalesce(sum(qty), 0) FROM waitlist_entries "
+        "WHERE slot_id = $1 AND status = 'waiting'",
+        slot_id,
+    )
+    return int(total)
+
+
 async def head(conn: asyncpg.Connection, *, slot_id: UUID) -> Entry | None:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM waitlist_entries WHERE slot_id = $1 AND status = 'waiting' "
