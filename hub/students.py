@@ -112,8 +112,9 @@ class StudentService:
     async def fee_due(
         self, principal: Principal, user_id: UUID, request: FeeDue, ctx: AuditContext
     ) -> tuple[dict[str, Any], bool]:
-        """Queue a ``system`` notification "fee due" for the student (inbox, socket, and the
-        student's channels — which spend the tenant's messaging credits); once per key."""
+        """Queue a ``fee_due`` notification for the student (inbox, socket, and the student's
+        channels, SMS by its DLT template included — each spends one of the tenant's messaging
+        credits); once per key."""
         tenant_id = _staff_tenant(principal)
         try:
             due = parse_iso_date(request.due_date)
@@ -137,19 +138,12 @@ class StudentService:
                     {"reason": "exists_with_different_fields"},
                 )
             if made:
-                rupees = f"{notice.amount_paise // 100}.{notice.amount_paise % 100:02d}"
                 await notifications.enqueue(
                     conn,
                     tenant_id=tenant_id,
                     user_id=user_id,
-                    kind="system",
-                    data={
-                        "title": "Fee due",
-                        "body": f"Your library fee of Rs {rupees} is due on {due.isoformat()}.",
-                        "reminder": "fee_due",
-                        "amount_paise": notice.amount_paise,
-                        "due_date": due.isoformat(),
-                    },
+                    kind="fee_due",
+                    data={"amount_paise": notice.amount_paise, "due_date": due.isoformat()},
                     dedupe_key=f"fee_due:{tenant_id}:{user_id}:{request.idempotency_key}",
                 )
                 await audit.record(
@@ -161,7 +155,7 @@ class StudentService:
                     entity_id=user_id,
                     after=notice.wire(),
                 )
-        return {**notice.wire(), "kind": "system"}, made
+        return {**notice.wire(), "kind": "fee_due"}, made
 
 
 def _staff_tenant(principal: Principal) -> UUID:

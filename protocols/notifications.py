@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -25,6 +25,8 @@ NotificationType = Literal[
     "refund_processed",
     "credits_low",
     "system",
+    "fee_due",
+    "plan_renewal",
 ]
 Priority = Literal["low", "normal", "high"]
 
@@ -103,7 +105,17 @@ _TEXTS: dict[str, tuple[str, str, Priority]] = {
     "payment_failed": ("Payment failed", "Your payment did not go through.", "high"),
     "refund_processed": ("Refund processed", "₹{rupees} is on its way back to you.", "normal"),
     "credits_low": ("Messaging credits low", "Your messaging credits are running low.", "high"),
+    "fee_due": ("Fee due", "Your fee of ₹{rupees} is due on {due_date}.", "high"),
+    "plan_renewal": (
+        "Seat plan ending soon",
+        "Your seat plan ends on {plan_ends_on}. Renew it to keep your seat.",
+        "normal",
+    ),
 }
+# A seat plan's one confirmation (``booking_confirmed`` with ``plan_id`` instead of a booking).
+_PLAN_CONFIRMED_BODY = "Your seat {seat} is booked from {from} to {to}."
+# Data keys holding an ISO date (``YYYY-MM-DD``), shown as ``DD-MM-YYYY`` in every text.
+DATE_KEYS: tuple[str, ...] = ("due_date", "plan_ends_on", "from", "to")
 
 
 def render(kind: str, data: dict[str, Any]) -> Rendered:
@@ -116,11 +128,26 @@ def render(kind: str, data: dict[str, Any]) -> Rendered:
             priority=data.get("priority", "normal"),
         )
     title, body, priority = _TEXTS[kind]
+    if kind == "booking_confirmed" and "plan_id" in data:
+        body = _PLAN_CONFIRMED_BODY
     values = _Placeholders(data)
     if "amount_paise" in data:
         paise = int(data["amount_paise"])
         values["rupees"] = f"{paise // 100}.{paise % 100:02d}"
+    for key in DATE_KEYS:
+        if key in data:
+            values[key] = indian_date(data[key])
     return Rendered(title=title, body=body.format_map(values), priority=priority)
+
+
+def indian_date(value: Any) -> str:
+    """``2030-01-05`` -> ``05-01-2030`` (day first, as read in India); anything that is not
+    an ISO date is returned as it is."""
+    text = str(value)
+    try:
+        return date.fromisoformat(text).strftime("%d-%m-%Y")
+    except ValueError:
+        return text
 
 
 class _Placeholders(dict[str, Any]):

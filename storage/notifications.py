@@ -286,7 +286,11 @@ async def enqueue_confirmations(
 ) -> None:
     """``booking_confirmed`` for each newly confirmed hold of a shard's batch, in one statement
     (the batch is the shard's group commit; a re-applied batch queues nothing twice). A
-    consultation's data also carries its room's ``meeting_url`` (``storage.meetings``)."""
+    consultation's data also carries its room's ``meeting_url`` (``storage.meetings``).
+
+    The days of a seat plan (holds keyed ``seat-plan:<plan id>:...`` by a plan of their own
+    user) queue none: the plan queues one confirmation when it is paid
+    (``storage.seat_plans.activate``)."""
     await conn.execute(
         """
         INSERT INTO outbox_events (tenant_id, user_id, type, data, dedupe_key)
@@ -297,6 +301,11 @@ async def enqueue_confirmations(
                'booking_confirmed:' || h
         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS x(t, u, h, s)
         LEFT JOIN booking_meetings m ON m.hold_id = x.h
+        WHERE NOT EXISTS (
+            SELECT 1 FROM holds hh JOIN seat_plans p
+                ON p.tenant_id = hh.tenant_id AND p.user_id = hh.user_id
+            WHERE hh.id = x.h AND starts_with(hh.idempotency_key, 'seat-plan:')
+              AND starts_with(hh.idempotency_key, 'seat-plan:' || p.id || ':'))
         ON CONFLICT (dedupe_key) DO NOTHING
         """,
         tenant_ids,

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from storage import reminders
+from storage import notifications, reminders
 
 RENEWAL_NOTICE_DAYS = 3
 
@@ -149,9 +149,11 @@ async def activate(
     plan_ends_at: datetime,
     resource_name: str,
 ) -> SeatPlan:
-    """Mark the plan active and plan its renewal reminder (``RENEWAL_NOTICE_DAYS`` before it
-    ends, skipped if that is past) in the caller's transaction. The reminder is tied to the
-    plan's last booking, so it is cancelled if that booking is."""
+    """Mark the plan active, plan its renewal reminder (``plan_renewal``,
+    ``RENEWAL_NOTICE_DAYS`` before it ends, skipped if that is past) and queue the plan's one
+    ``booking_confirmed`` (``plan_id, resource_id, seat, from, to``), in the caller's
+    transaction. The reminder is tied to the plan's last booking, so it is cancelled if that
+    booking is."""
     row = await conn.fetchrow(
         f"""
         UPDATE seat_plans SET status = 'active', booking_ids = $2, amount_paise = $3,
@@ -171,23 +173,36 @@ async def activate(
             tenant_id=plan.tenant_id,
             user_id=plan.user_id,
             booking_id=booking_ids[-1],
-            kind="system",
+            kind="plan_renewal",
             purpose="renewal",
             planned=[
                 reminders.PlannedMessage(
                     dedupe_key=f"seat_plan_renewal:{plan.id}",
                     due_at=due_at,
                     data={
-                        "title": "Seat plan ending soon",
-                        "body": f"Your seat plan at {resource_name} ends on "
-                        f"{plan.ends_on.isoformat()}. Renew it to keep your seat.",
                         "seat_plan_id": str(plan.id),
-                        "ends_on": plan.ends_on.isoformat(),
-                        "reminder": "seat_plan_renewal",
+                        "seat": resource_name,
+                        "plan_ends_on": plan.ends_on.isoformat(),
                     },
                 )
             ],
         )
+    # The plan's one confirmation: its days' holds queue none of their own (see
+    # storage.notifications.enqueue_confirmations).
+    await notifications.enqueue(
+        conn,
+        tenant_id=plan.tenant_id,
+        user_id=plan.user_id,
+        kind="booking_confirmed",
+        data={
+            "plan_id": str(plan.id),
+            "resource_id": str(plan.resource_id),
+            "seat": resource_name,
+            "from": plan.starts_on.isoformat(),
+            "to": plan.ends_on.isoformat(),
+        },
+        dedupe_key=f"seat_plan_confirmed:{plan.id}",
+    )
     return _plan(row)
 
 

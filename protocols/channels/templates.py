@@ -20,8 +20,10 @@ The ids and names below are Seva Hub's own registrations; a deployment sending f
 entity or WhatsApp business account registers the same texts and changes the ids here.
 
 Parameters: ``booking_ref`` (``data["booking_ref"]``, else the first 8 characters of
-``data["booking_id"]`` upper-cased), ``rupees`` (from ``amount_paise``, exact), ``title`` /
-``body`` (``system``), and the links. A missing parameter renders empty, as in the inbox.
+``data["booking_id"]`` — or of ``data["plan_id"]`` for a seat plan — upper-cased), ``rupees``
+(from ``amount_paise``, exact), the dates ``due_date`` and ``plan_ends_on`` (``YYYY-MM-DD`` in
+``data``, shown ``DD-MM-YYYY``), ``title`` / ``body`` (``system``), and the links. A missing
+parameter renders empty, as in the inbox.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, get_args
 from urllib.parse import urlsplit
 
 from protocols.channels.interface import ChannelName, PermanentChannelError
-from protocols.notifications import NotificationType
+from protocols.notifications import DATE_KEYS, NotificationType, indian_date
 
 DEFAULT_LANGUAGE = "en"
 NOTIFICATION_TYPES: tuple[str, ...] = get_args(NotificationType)
@@ -127,6 +129,21 @@ _EMAIL: dict[str, dict[str, EmailText]] = {
     },
     # A system notice carries its own text in every language.
     "system": {"en": EmailText("{title}", "{body}"), "hi": EmailText("{title}", "{body}")},
+    "fee_due": {
+        "en": EmailText("Fee due", "Your fee of ₹{rupees} is due on {due_date}."),
+        "hi": EmailText("फ़ीस देय है", "आपकी ₹{rupees} की फ़ीस {due_date} तक देय है।"),
+    },
+    "plan_renewal": {
+        "en": EmailText(
+            "Seat plan ending soon",
+            "Your seat plan ends on {plan_ends_on}. Renew it to keep your seat.",
+        ),
+        "hi": EmailText(
+            "सीट योजना जल्द समाप्त होगी",
+            "आपकी सीट योजना {plan_ends_on} को समाप्त हो रही है। "
+            "अपनी सीट बनाए रखने के लिए इसे नवीनीकृत करें।",
+        ),
+    },
 }
 
 
@@ -292,6 +309,21 @@ _SMS_SPECS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
             ("booking_ref", "rupees"),
         ),
     },
+    # New kinds go last: a template's id follows its kind's position here.
+    "fee_due": {
+        "en": ("Your fee of Rs {#var#} is due on {#var#}. - Seva Hub", ("rupees", "due_date")),
+        "hi": ("आपकी ₹{#var#} की फ़ीस {#var#} तक देय है। - सेवा हब", ("rupees", "due_date")),
+    },
+    "plan_renewal": {
+        "en": (
+            "Your seat plan ends on {#var#}. Renew it to keep your seat. - Seva Hub",
+            ("plan_ends_on",),
+        ),
+        "hi": (
+            "आपकी सीट योजना {#var#} को समाप्त हो रही है। सीट बनाए रखने के लिए इसे नवीनीकृत करें। - सेवा हब",
+            ("plan_ends_on",),
+        ),
+    },
 }
 
 
@@ -381,6 +413,8 @@ _WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "refund_processed": ("rupees", "booking_ref"),
     "credits_low": (),
     "system": ("title", "body"),
+    "fee_due": ("rupees", "due_date"),
+    "plan_renewal": ("plan_ends_on",),
 }
 WHATSAPP_TEMPLATES: dict[str, WhatsAppTemplate] = {
     kind: WhatsAppTemplate(f"seva_{kind}", frozenset({"en", "hi"}), parameters)
@@ -471,9 +505,14 @@ class _Values(dict[str, Any]):
 
 def _values(data: dict[str, Any]) -> _Values:
     values = _Values(data)
-    if "booking_ref" not in values and data.get("booking_id"):
-        values["booking_ref"] = str(data["booking_id"])[:8].upper()
+    # A seat plan's one confirmation refers to the plan (``plan_id``), not to a booking.
+    reference = data.get("booking_id") or data.get("plan_id")
+    if "booking_ref" not in values and reference:
+        values["booking_ref"] = str(reference)[:8].upper()
     if "amount_paise" in data:
         paise = int(data["amount_paise"])
         values["rupees"] = f"{paise // 100}.{paise % 100:02d}"
+    for key in DATE_KEYS:
+        if key in data:
+            values[key] = indian_date(data[key])
     return values

@@ -339,7 +339,7 @@ async def test_a_library_imports_students_books_a_month_and_takes_attendance(rig
         # A renewal reminder is planned 3 days before the plan ends.
         renewal = plan["renewal_reminder"]
         assert renewal is not None and renewal["status"] == "scheduled"
-        assert renewal["purpose"] == "renewal" and renewal["kind"] == "system"
+        assert renewal["purpose"] == "renewal" and renewal["kind"] == "plan_renewal"
         last_day = date.fromisoformat(plan["ends_on"])
         assert datetime.fromisoformat(renewal["due_at"]) == datetime(
             last_day.year, last_day.month, last_day.day, 20, tzinfo=UTC
@@ -455,7 +455,7 @@ async def test_a_library_imports_students_books_a_month_and_takes_attendance(rig
         assert register["counts"]["late"] == 1
 
         # 7. A fee-due notice goes out by email and spends one of the library's email credits.
-        # (Each day's booking confirmation was emailed and charged too.)
+        # (The plan's one booking confirmation was emailed and charged too; its days send none.)
         status, notice = await _call(
             http,
             "POST",
@@ -472,20 +472,20 @@ async def test_a_library_imports_students_books_a_month_and_takes_attendance(rig
             {"amount_paise": 150_000, "due_date": "2030-01-05", "idempotency_key": "fee-jan"},
         )
         assert status == 200, again
-    (fee_email,) = await _settled(rig, priya_id, kinds=("system",), count=1)
+    (fee_email,) = await _settled(rig, priya_id, kinds=("fee_due",), count=1)
     assert fee_email == "sent"
     assert any(m.message["Subject"] == "Fee due" for m in rig.smtp.messages)
-    confirmations = await _settled(rig, priya_id, kinds=("booking_confirmed",), count=PLAN_DAYS)
-    assert confirmations == ["sent"] * PLAN_DAYS
+    confirmations = await _settled(rig, priya_id, kinds=("booking_confirmed",), count=1)
+    assert confirmations == ["sent"]
     async with rig.db.acquire() as conn:
         credits = await ledger_db.ensure_account(
             conn, code="tenant_credits", currency="EMAIL", tenant_id=lib.tenant_id, limited=True
         )
         account = await ledger_db.get_account(conn, account_id=credits)
     assert account is not None
-    # One credit per email sent (the fee notice and the month's confirmations), none pending.
+    # One credit per email sent (the fee notice and the plan's confirmation), none pending.
     spent = EMAIL_CREDITS - (account.credits_posted - account.debits_posted)
-    assert (spent, account.debits_pending) == (1 + PLAN_DAYS, 0)
+    assert (spent, account.debits_pending) == (2, 0)
 
 
 async def test_forged_expired_and_foreign_qr_tokens_check_nobody_in(rig: Rig) -> None:
