@@ -19,6 +19,7 @@ from actors.ledger import TransferSpec
 from actors.pool import ShardPool
 from hub.auth import Principal
 from hub.payments import PaymentService
+from hub.split_refunds import SplitRefunds
 from hub.wallets import WalletService
 from protocols.cancellation import refund_paise, refund_percent
 from protocols.errors import NotFound
@@ -40,6 +41,8 @@ class BookingCancellation:
         self._shards = shards
         self._wallets = wallets
         self._payments = payments
+        # Set by the padel platform (hub/padel.py): refunds a split booking share by share.
+        self.split_refunds: SplitRefunds | None = None
 
     async def cancel(
         self, principal: Principal, hold_id: UUID, *, refund_to: str, reason: str
@@ -62,6 +65,21 @@ class BookingCancellation:
                 may_cancel_any=principal.is_staff_of(tenant_id),
             )
         )
+        if self.split_refunds is not None:
+            by_shares = await self.split_refunds.after_cancel(
+                principal,
+                tenant_id=tenant_id,
+                hold_id=hold_id,
+                percent=percent,
+                refund_to=refund_to,
+                reason=reason,
+            )
+            if by_shares is not None:
+                return {
+                    "hold_id": str(cancelled.hold_id),
+                    "status": str(cancelled.status),
+                    **by_shares,
+                }
         async with self._db.acquire() as conn:
             paid = await store.payment_of_booking(conn, tenant_id=tenant_id, hold_id=hold_id)
             amount = (

@@ -29,6 +29,7 @@ from protocols.errors import Conflict, NotFound, SevaError
 from storage import hold_payments as store
 from storage import ledger as ledger_db
 from storage import splits as split_store
+from storage.hold_pay_lock import lock_hold_payment
 from storage.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class HoldPayments:
         if hold is None or hold.user_id != principal.user_id:
             raise NotFound("no such hold", {"hold_id": str(hold_id)})
         amount = hold.amount_paise
-        async with self._db.acquire() as conn:
+        async with self._db.acquire() as conn, conn.transaction():
+            # Under the hold's payment lock: a split cannot be made between check and record.
+            await lock_hold_payment(conn, hold_id=hold_id)
             if await split_store.has_live_split(conn, hold_id=hold_id):
                 raise Conflict("this hold is paid in shares", {"reason": "split"})
             wallet = await ledger_db.ensure_account(

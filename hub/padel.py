@@ -12,6 +12,7 @@ from aiohttp import web
 from hub import keys
 from hub.auth import Principal
 from hub.open_matches import OpenMatches
+from hub.split_refunds import SplitRefunds
 from hub.splits import SplitPayments
 from hub.venues import VenueService
 from protocols.padel import SetCourtStatus, SubscribeVenue
@@ -32,6 +33,9 @@ async def padel_context(app: web.Application) -> AsyncIterator[None]:
         sweep_every_secs=app[keys.SETTINGS].split_sweep_secs,
     )
     payments.split_share_captured = splits.on_share_captured
+    app[keys.BOOKINGS].split_refunds = SplitRefunds(
+        db=db, wallets=app[keys.WALLETS], payments=payments
+    )
     venues = VenueService(db=db, sio=sio)
 
     async def subscribe(sid: str, principal: Principal, request: SubscribeVenue) -> Any:
@@ -52,3 +56,4 @@ async def padel_context(app: web.Application) -> AsyncIterator[None]:
     finally:
         await splits.stop()
         payments.split_share_captured = None
+        app[keys.BOOKINGS].split_refunds = None

@@ -58,6 +58,7 @@ from storage import ledger as ledger_db
 from storage import payments as store
 from storage import splits as split_store
 from storage import tenants
+from storage.hold_pay_lock import lock_hold_payment
 from storage.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,11 @@ class PaymentService:
         self.split_share_captured: (
             Callable[[store.Intent, store.Attempt], Awaitable[str | None]] | None
         ) = None
+        # Set by hub.group_payments: what a captured ``booking_group`` payment becomes (it
+        # saves the outcome itself: confirmed, or refunded).
+        self.booking_group_captured: (
+            Callable[[store.Intent, store.Attempt], Awaitable[str]] | None
+        ) = None
 
     # -- starting a payment --------------------------------------------------------------------
 
@@ -141,9 +147,6 @@ class PaymentService:
                 )
             if status != "held":
                 raise Conflict(f"hold is {status}", {"status": status})
-            async with self._db.acquire() as conn:
-                if await split_store.has_live_split(conn, hold_id=hold_id):
-                    raise Conflict("this hold is paid in shares", {"reason": "split"})
             if amount <= 0:
                 raise Conflict("this hold is free: confirm it without paying")
         else:
@@ -161,7 +164,13 @@ class PaymentService:
                 )
             if wallet_ref is not None and wallet_ref != wallet_id:
                 raise NotFound("no such wallet of yours", {"ref": str(wallet_ref)})
-        async with self._db.acquire() as conn:
+        async with self._db.acquire() as conn, conn.transaction():
+            if hold_id is not None:
+                # Checked and recorded under the hold's payment lock (storage/hold_pay_lock.py):
+                # a split of this hold cannot be made in between.
+                await lock_hold_payment(conn, hold_id=hold_id)
+                if await split_store.has_live_split(conn, hold_id=hold_id):
+                    raise Conflict("this hold is paid in shares", {"reason": "split"})
             intent = await store.create_intent(
                 conn,
                 intent_id=uuid.uuid4(),
@@ -411,6 +420,10 @@ class PaymentService:
             decided = await self.split_share_captured(intent, attempt)
             # Decided later, when the split confirms or is cancelled (finish_split_share).
             return decided or "split_share_paid"
+        if intent.purpose == "booking_group":
+            if self.booking_group_captured is None:
+                raise Unavailable("devotional group payments are not running in this hub")
+            return await self.booking_group_captured(intent, attempt)
         if intent.purpose == "wallet_topup":
             outcome = await self._credit_wallet(intent, attempt)
         else:
@@ -426,6 +439,20 @@ class PaymentService:
     ) -> dict[str, Any]:
         """An intent with purpose ``split_share`` and an open gateway order (the same again for
         the same key). Its capture stays in gateway clearing until the split is decided."""
+        return await self.create_unlinked(
+            principal,
+            purpose="split_share",
+            amount_paise=amount_paise,
+            idempotency_key=idempotency_key,
+        )
+
+    async def create_unlinked(
+        self, principal: Principal, *, purpose: str, amount_paise: int, idempotency_key: str
+    ) -> dict[str, Any]:
+        """An intent tied to no single hold (``split_share``, ``booking_group``: its owner
+        reads what it pays for from the key) and an open gateway order, routed like any
+        payment; the same again for the same key. Its capture stays in gateway clearing until
+        the owner books it (:meth:`finish_unlinked`)."""
         tenant_id = _tenant(principal)
         async with self._db.acquire() as conn:
             intent = await store.create_intent(
@@ -433,14 +460,14 @@ class PaymentService:
                 intent_id=uuid.uuid4(),
                 tenant_id=tenant_id,
                 user_id=principal.user_id,
-                purpose="split_share",
+                purpose=purpose,
                 hold_id=None,
                 wallet_id=None,
                 amount_paise=amount_paise,
                 idempotency_key=idempotency_key,
             )
             attempts = await store.attempts_of(conn, intent_id=intent.intent_id)
-        if (intent.purpose, intent.amount_paise) != ("split_share", amount_paise):
+        if (intent.purpose, intent.amount_paise) != (purpose, amount_paise):
             raise Conflict(
                 "idempotency key was already used for a different payment",
                 {"reason": "exists_with_different_fields", "payment_id": str(intent.intent_id)},
@@ -453,6 +480,12 @@ class PaymentService:
     async def finish_split_share(self, intent_id: UUID, *, booked: bool) -> None:
         """A captured share's money: booked to the tenant (gateway clearing → payable, net of
         the fee) when its split confirmed, else refunded at the gateway. Idempotent."""
+        await self.finish_unlinked(intent_id, booked=booked, refund_key="split_cancelled")
+
+    async def finish_unlinked(self, intent_id: UUID, *, booked: bool, refund_key: str) -> None:
+        """A captured unlinked intent's money: booked to the tenant (gateway clearing →
+        payable, net of the fee; outcome ``booking_confirmed``) or refunded at the gateway
+        (``<refund_key>:<intent_id>``, outcome ``refunded_unfulfillable``). Idempotent."""
         async with self._db.acquire() as conn:
             intent = await store.get_intent(conn, intent_id=intent_id)
             attempts = await store.attempts_of(conn, intent_id=intent_id)
@@ -470,7 +503,7 @@ class PaymentService:
                 intent,
                 attempt,
                 intent.captured_paise,
-                key=f"split_cancelled:{intent.intent_id}",
+                key=f"{refund_key}:{intent.intent_id}",
                 outcome="refunded_unfulfillable",
             )
 
@@ -738,9 +771,13 @@ class PaymentService:
                 conn, code="tenant_payable", currency="INR", tenant_id=intent.tenant_id
             )
         # Only money that reached the tenant's payable comes back out of it: a booking's
-        # payment. A duplicate capture was never booked to the tenant, and a top-up is not
-        # refundable here.
-        if intent.purpose == "hold" and not refund.idempotency_key.startswith("dup:"):
+        # payment, or a split share booked when its split confirmed. A duplicate capture was
+        # never booked to the tenant, and a top-up is not refundable here.
+        booked_to_tenant = intent.purpose == "hold" or (
+            intent.purpose in ("split_share", "booking_group")
+            and intent.outcome == "booking_confirmed"
+        )
+        if booked_to_tenant and not refund.idempotency_key.startswith("dup:"):
             # The tenant gives the money back; the gateway's fee is not returned.
             await self._wallets.apply(
                 (

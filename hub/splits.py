@@ -41,11 +41,12 @@ from hub.payments import PaymentService
 from hub.wallets import WalletService
 from protocols.errors import Conflict, Forbidden, Invalid, NotFound, SevaError
 from protocols.padel import CreateSplit, PayShare, split_amounts
-from storage import feeds, venues
+from storage import feeds
 from storage import hold_payments as hold_store
 from storage import ledger as ledger_db
 from storage import payments as payment_store
 from storage import splits as store
+from storage.hold_pay_lock import lock_hold_payment
 from storage.notifications import enqueue
 from storage.tenancy import tenant_scope
 
@@ -124,8 +125,28 @@ class SplitPayments:
         if principal.user_id in players or len(set(players)) != len(players):
             raise Invalid("each player once, and not the booker", {"reason": "duplicate_player"})
         amounts = split_amounts(hold.amount_paise, len(players) + 1)
-        async with self._db.acquire() as conn:  # payment tables are not tenant-scoped
-            paying_whole = await store.paid_whole(conn, hold_id=hold_id)
+        # The hold's payment lock is held (on a connection of its own: payment tables are not
+        # tenant-scoped) until the split is committed, so a payment of the whole hold cannot
+        # be recorded between the check and the split (storage/hold_pay_lock.py).
+        async with self._db.acquire() as lock_conn, lock_conn.transaction():
+            await lock_hold_payment(lock_conn, hold_id=hold_id)
+            paying_whole = await store.paid_whole(lock_conn, hold_id=hold_id)
+            return await self._create_locked(
+                principal, tenant_id, hold, players, amounts, request, paying_whole=paying_whole
+            )
+
+    async def _create_locked(
+        self,
+        principal: Principal,
+        tenant_id: UUID,
+        hold: hold_store.HoldForPayment,
+        players: list[UUID],
+        amounts: list[int],
+        request: CreateSplit,
+        *,
+        paying_whole: bool,
+    ) -> tuple[dict[str, Any], bool]:
+        hold_id = hold.hold_id
         async with tenant_scope(self._db, tenant_id) as conn:
             existing = await store.get_split(
                 conn, tenant_id=tenant_id, hold_id=hold_id, for_update=True
@@ -410,7 +431,8 @@ class SplitPayments:
 
     async def _confirmed(self, conn: asyncpg.Connection, split: store.Split) -> None:
         """The hold is a booking now (same transaction as the split's status): players become
-        its members, and the venue room sees the court booked."""
+        its members. (The venue room's ``booked`` was written by the actor's commit, as for
+        every booking: ``storage/court_bookings.py``.)"""
         shares = await store.shares_of(conn, tenant_id=split.tenant_id, hold_id=split.hold_id)
         await store.add_members(
             conn,
@@ -418,17 +440,6 @@ class SplitPayments:
             hold_id=split.hold_id,
             user_ids=[s.user_id for s in shares[1:]],
         )
-        booking = await venues.booking(conn, tenant_id=split.tenant_id, hold_id=split.hold_id)
-        if booking is not None and booking.court_id is not None:
-            await venues.set_court_status(
-                conn,
-                tenant_id=split.tenant_id,
-                court_id=booking.court_id,
-                status="booked",
-                slot_id=booking.slot_id,
-                by_user_id=None,
-                at=datetime.now(UTC),
-            )
         await self._to(conn, split, "confirmed")
 
     async def _finish_share(self, split: store.Split, share: store.Share, *, booked: bool) -> None:

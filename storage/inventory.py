@@ -15,7 +15,7 @@ import asyncpg
 
 from protocols.availability import stream_name
 from protocols.holds import HoldStatus
-from storage import meetings, notifications, reminders
+from storage import court_bookings, meetings, notifications, reminders
 from storage.records import (
     DEFAULT_HOLD_TTL_SECS,
     AuditEntry,
@@ -241,6 +241,10 @@ async def commit_changes(
                 raise
             # The slot was deleted (an admin removed its resource) after the actor loaded it.
             raise StaleState("a slot no longer exists") from exc
+    # Read before the holds are written: court status follows their old and new state.
+    court_moves = await court_bookings.moves_before_commit(
+        conn, new_holds=new_holds, changed_holds=changed_holds
+    )
     if changed_holds:
         await conn.execute(
             """
@@ -286,6 +290,7 @@ async def commit_changes(
             AVAILABILITY_CHANNEL,
             payloads,
         )
+    await court_bookings.record(conn, moves=court_moves)
     confirmed = [h for h in (*new_holds, *changed_holds) if h.status == "confirmed"]
     if confirmed:
         # Consultation rooms first: their booking_confirmed carries the meeting url.

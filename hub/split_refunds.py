@@ -1,0 +1,144 @@
+"""Refunds of a confirmed split booking that is cancelled (``POST /bookings/{id}/cancel``).
+
+``hub/bookings.py`` cancels the booking through the tenant's actor, then hands a split booking
+here. The tenant's cancellation policy gives one percentage (decided at the first cancellation
+and stored with it); each player's settled share comes back by that percentage, rounded down
+to whole paise, to where it came from: a wallet share into that player's wallet (ledger
+transfer ``cancel:<hold_id>:<user_id>`` from the tenant's payable), a gateway share through its
+gateway (refund key ``cancel:<hold_id>:<user_id>``, which takes it out of the tenant's payable
+too). With ``refund_to: "wallet"`` gateway shares go into their payers' wallets instead.
+
+Every share's refund has a fixed id, so repeating the cancellation (a retry, or finishing what
+a crash left) refunds no share twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from actors.ledger import TransferSpec
+from hub.auth import Principal
+from hub.payments import PaymentService
+from hub.wallets import WalletService
+from protocols.cancellation import refund_paise
+from storage import ledger as ledger_db
+from storage import split_refunds as store
+from storage import splits as split_store
+from storage.bookings import CancellationDecision
+from storage.tenancy import tenant_scope
+
+
+class SplitRefunds:
+    def __init__(
+        self, *, db: asyncpg.Pool, wallets: WalletService, payments: PaymentService
+    ) -> None:
+        self._db = db
+        self._wallets = wallets
+        self._payments = payments
+
+    async def after_cancel(
+        self,
+        principal: Principal,
+        *,
+        tenant_id: UUID,
+        hold_id: UUID,
+        percent: int,
+        refund_to: str,
+        reason: str,
+    ) -> dict[str, Any] | None:
+        """Refund a cancelled split booking's shares; None if the booking was not paid in
+        shares (the caller refunds it as a whole). Answers ``refund_percent``, ``refund_paise``
+        (all shares), ``refunded_to`` and ``shares: [{user_id, refund_paise, refunded_to}]``."""
+        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+            split = await split_store.get_split(conn, tenant_id=tenant_id, hold_id=hold_id)
+            shares = await split_store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
+        if split is None or split.status != "confirmed":
+            return None
+        paid = [s for s in shares if s.status == "settled" and s.amount_paise > 0]
+        wanted = _refunds(paid, percent, refund_to)
+        total = sum(r.amount_paise for r in wanted)
+        destination = refund_to if total > 0 else None
+        async with self._db.acquire() as conn:
+            decision, _made = await store.decide(
+                conn,
+                tenant_id=tenant_id,
+                hold_id=hold_id,
+                decision=CancellationDecision(percent, total, destination),
+                refunds=wanted,
+            )
+        # Carry out the decision taken the first time (its percentage and destination).
+        refunds = (
+            _refunds(paid, decision.refund_percent, decision.refunded_to)
+            if decision.refunded_to
+            else []
+        )
+        for refund in refunds:
+            if refund.amount_paise > 0:
+                await self._refund_share(principal, tenant_id, hold_id, refund, reason)
+        return {
+            "refund_percent": decision.refund_percent,
+            "refund_paise": decision.refund_paise,
+            "refunded_to": decision.refunded_to,
+            "shares": [
+                {
+                    "user_id": str(r.user_id),
+                    "refund_paise": r.amount_paise,
+                    "refunded_to": r.to if r.amount_paise > 0 else None,
+                }
+                for r in refunds
+            ],
+        }
+
+    async def _refund_share(
+        self,
+        principal: Principal,
+        tenant_id: UUID,
+        hold_id: UUID,
+        refund: store.ShareRefund,
+        reason: str,
+    ) -> None:
+        key = f"cancel:{hold_id}:{refund.user_id}"
+        if refund.to == "gateway":
+            assert refund.intent_id is not None
+            await self._payments.refund(
+                principal,
+                refund.intent_id,
+                amount_paise=refund.amount_paise,
+                reason=reason or "booking cancelled",
+                idempotency_key=key,
+                as_system=True,
+            )
+            return
+        async with self._db.acquire() as conn:
+            wallet = await ledger_db.ensure_account(
+                conn,
+                code="user_wallet",
+                currency="INR",
+                tenant_id=tenant_id,
+                owner_user_id=refund.user_id,
+                limited=True,
+            )
+            payable = await ledger_db.ensure_account(
+                conn, code="tenant_payable", currency="INR", tenant_id=tenant_id
+            )
+        # The same id again with the same fields answers the first transfer: paid once.
+        await self._wallets.apply(
+            (TransferSpec(key, payable, wallet, refund.amount_paise, code="booking_cancelled"),)
+        )
+
+
+def _refunds(
+    shares: list[split_store.Share], percent: int, refund_to: str | None
+) -> list[store.ShareRefund]:
+    return [
+        store.ShareRefund(
+            user_id=s.user_id,
+            amount_paise=refund_paise(s.amount_paise, percent),
+            to="gateway" if s.method == "gateway" and refund_to == "source" else "wallet",
+            intent_id=s.intent_id,
+        )
+        for s in shares
+    ]
