@@ -2,9 +2,10 @@
 
 ``venue:subscribe {tenant_id, since?}`` joins the socket to the room ``venue:{tenant_id}`` and
 answers the courts' current status (or replays missed ``court`` events after ``since``). Staff
-set ``in_play`` / ``maintenance`` / ``free`` with ``court:status``; a split-paid booking turning
-confirmed sets its court ``booked`` (``hub/splits.py``). Each change is stored with its ``court``
-event in one transaction; the feed relay publishes it after commit, in ``seq`` order.
+set ``in_play`` / ``maintenance`` / ``free`` with ``court:status``; every booking of a court slot
+that is confirmed sets it ``booked``, and one that is cancelled ``free``, in the tenant actor's
+commit (``storage/court_bookings.py``). Each change is stored with its ``court`` event in one
+transaction; the feed relay publishes it after commit, in ``seq`` order.
 """
 
 from __future__ import annotations
