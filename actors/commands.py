@@ -42,6 +42,16 @@ class ConfirmHoldCommand:
 
 
 @dataclass(frozen=True)
+class ConfirmHoldGroupCommand:
+    """Confirm linked holds together, all or nothing (a devotional booking group paid at
+    once). Answered with the confirmed holds, in order; a group already confirmed is answered
+    as it is; if any hold is not live the whole command is refused (Conflict naming it)."""
+
+    tenant_id: UUID
+    hold_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
 class CancelBookingCommand:
     """Give a confirmed booking's places back (idempotent for a cancelled one)."""
 
@@ -119,4 +129,5 @@ InventoryCommand = (
     | SetSlotCapacityCommand
     | RefreshTenantCommand
     | ReserveForWaitlistCommand
+    | ConfirmHoldGroupCommand
 )

@@ -223,6 +223,28 @@ class TenantInventory:
         effects.audits.append(self._audit(None, "hold.confirmed", confirmed))
         return confirmed
 
+    def confirm_holds(
+        self, holds: list[HoldState], *, now: datetime, effects: Effects
+    ) -> tuple[HoldState, ...]:
+        """A linked confirm: every hold becomes a booking, or none does. All already confirmed
+        is answered unchanged (a retry); otherwise each must be live, else Conflict names the
+        first that is not (``hold_id``, ``status``) and nothing is confirmed (a due hold is
+        expired on the way)."""
+        if all(h.status is HoldStatus.CONFIRMED for h in holds):
+            return tuple(holds)
+        for hold in holds:
+            if hold.status is HoldStatus.HELD and hold.expires_at > now:
+                continue
+            status = hold.status
+            if status is HoldStatus.HELD:
+                self._finish(hold, HoldStatus.EXPIRED, None, now, effects)
+                status = HoldStatus.EXPIRED
+            raise Conflict(
+                f"a hold of the group is {status}",
+                {"hold_id": str(hold.hold_id), "status": str(status)},
+            )
+        return tuple(self.confirm_hold(h, now=now, effects=effects) for h in holds)
+
     def set_capacity(
         self, *, slot_id: UUID, capacity: int, now: datetime, effects: Effects
     ) -> SlotCapacitySet:

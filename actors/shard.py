@@ -31,6 +31,7 @@ import asyncpg
 from actors.commands import (
     CancelBookingCommand,
     ConfirmHoldCommand,
+    ConfirmHoldGroupCommand,
     CreateHoldCommand,
     InventoryCommand,
     RefreshTenantCommand,
@@ -51,7 +52,15 @@ from storage.records import HoldState, Reschedule
 
 log = logging.getLogger(__name__)
 
-Result = HoldState | Reschedule | SlotCapacitySet | TenantRefreshed | WaitlistReserved | SevaError
+Result = (
+    HoldState
+    | tuple[HoldState, ...]
+    | Reschedule
+    | SlotCapacitySet
+    | TenantRefreshed
+    | WaitlistReserved
+    | SevaError
+)
 _HoldTarget = (
     ReleaseHoldCommand | ConfirmHoldCommand | CancelBookingCommand | RescheduleBookingCommand
 )
@@ -147,6 +156,12 @@ class InventoryShard(ShardHost):
                     c.hold_id
                     for c in cmds
                     if isinstance(c, _HoldTarget) and c.hold_id not in inv.active_holds
+                ] + [
+                    hold_id
+                    for c in cmds
+                    if isinstance(c, ConfirmHoldGroupCommand)
+                    for hold_id in c.hold_ids
+                    if hold_id not in inv.active_holds
                 ]
                 found = await db.load_holds(conn, tenant_id=tenant_id, hold_ids=hold_ids)
                 holds_by_id.update({h.hold_id: h for h in found})
@@ -200,7 +215,14 @@ class InventoryShard(ShardHost):
         existing_by_key: dict[tuple[UUID, UUID, str], HoldState],
         holds_by_id: dict[UUID, HoldState],
         moves_by_key: dict[tuple[UUID, str], Reschedule],
-    ) -> HoldState | Reschedule | SlotCapacitySet | TenantRefreshed | WaitlistReserved:
+    ) -> (
+        HoldState
+        | tuple[HoldState, ...]
+        | Reschedule
+        | SlotCapacitySet
+        | TenantRefreshed
+        | WaitlistReserved
+    ):
         if isinstance(cmd, RefreshTenantCommand):
             return TenantRefreshed(tenant_id=cmd.tenant_id)
         if isinstance(cmd, ReserveForWaitlistCommand):
@@ -228,6 +250,16 @@ class InventoryShard(ShardHost):
             existing_by_key[key] = hold
             holds_by_id[hold.hold_id] = hold
             return hold
+        if isinstance(cmd, ConfirmHoldGroupCommand):
+            linked = [inv.active_holds.get(h) or holds_by_id.get(h) for h in cmd.hold_ids]
+            missing = [h for h, found in zip(cmd.hold_ids, linked, strict=True) if found is None]
+            if missing:
+                raise NotFound("no such hold", {"hold_id": str(missing[0])})
+            confirmed = inv.confirm_holds(
+                [h for h in linked if h is not None], now=now, effects=effects
+            )
+            holds_by_id.update({h.hold_id: h for h in confirmed})
+            return confirmed
         known = inv.active_holds.get(cmd.hold_id) or holds_by_id.get(cmd.hold_id)
         if known is None:
             raise NotFound("no such hold", {"hold_id": str(cmd.hold_id)})

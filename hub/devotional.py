@@ -27,6 +27,7 @@ from protocols.devotional import BookPuja, BookYatra
 from protocols.errors import Conflict, Forbidden, InsufficientFunds, Invalid, NotFound, SevaError
 from protocols.wire import parse_iso_date
 from storage import devotional as store
+from storage import group_payments
 from storage import ledger as ledger_db
 from storage.records import HoldState
 from storage.tenancy import tenant_scope
@@ -236,6 +237,14 @@ class DevotionalBookings:
         if view["user_id"] != str(principal.user_id):
             raise NotFound("no such booking", {"group_id": str(group_id)})
         tenant_id = self._tenant(principal)
+        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+            whole = await group_payments.get(conn, tenant_id=tenant_id, group_id=group_id)
+        if whole is not None and whole.status != "cancelled":
+            # Paid (or being paid) as a whole through POST .../pay: never take money twice.
+            raise Conflict(
+                "this booking is paid as a whole",
+                {"reason": "already_paid" if whole.status == "confirmed" else "already_paying"},
+            )
         due = sum(h["amount_paise"] for h in view["holds"] if h["status"] == "held")
         if due > 0:
             async with self._db.acquire() as conn:

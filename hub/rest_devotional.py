@@ -13,18 +13,20 @@ from aiohttp import web
 
 from hub import keys
 from hub.devotional import DevotionalBookings
+from hub.group_payments import GroupPayments
 from hub.guard import principal_of, requires
 from hub.pandit_earnings import PanditEarnings
 from hub.rest_admin import acting_tenant
 from hub.restkit import json_body, path_uuid, query_int
 from hub.waitlist import Waitlist
-from protocols.devotional import BookPuja, BookYatra, JoinWaitlist, SetCommission
+from protocols.devotional import BookPuja, BookYatra, JoinWaitlist, PayGroup, SetCommission
 from protocols.errors import Invalid, NotFound
 from protocols.permissions import Perm
 
 DEVOTIONAL = web.AppKey("devotional", DevotionalBookings)
 WAITLIST = web.AppKey("waitlist", Waitlist)
 EARNINGS = web.AppKey("pandit_earnings", PanditEarnings)
+GROUP_PAYMENTS = web.AppKey("devotional_group_payments", GroupPayments)
 
 routes = web.RouteTableDef()
 
@@ -45,13 +47,19 @@ async def devotional_context(app: web.Application) -> AsyncIterator[None]:
     earnings = PanditEarnings(
         db=db, wallets=app[keys.WALLETS], poll_secs=settings.earnings_poll_secs
     )
+    group_payments = GroupPayments(
+        db=db, shards=app[keys.SHARDS], wallets=app[keys.WALLETS], payments=app[keys.PAYMENTS]
+    )
     app[WAITLIST] = waitlist
     app[EARNINGS] = earnings
+    app[GROUP_PAYMENTS] = group_payments
+    app[keys.PAYMENTS].booking_group_captured = group_payments.on_captured
     await waitlist.start()
     await earnings.start()
     try:
         yield
     finally:
+        app[keys.PAYMENTS].booking_group_captured = None
         await earnings.stop()
         await waitlist.stop()
 
@@ -89,6 +97,16 @@ async def pay_group(request: web.Request) -> web.Response:
         principal_of(request), path_uuid(request, "group_id")
     )
     return web.json_response(view)
+
+
+@routes.post("/api/v1/devotional/bookings/{group_id}/pay")
+@requires(Perm.BOOKINGS_CREATE)
+async def pay_whole_group(request: web.Request) -> web.Response:
+    body = await json_body(request, PayGroup)
+    result = await request.app[GROUP_PAYMENTS].pay(
+        principal_of(request), path_uuid(request, "group_id"), body
+    )
+    return web.json_response(result)
 
 
 @routes.delete("/api/v1/devotional/bookings/{group_id}")

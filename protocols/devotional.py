@@ -75,3 +75,10 @@ def split_commission(gross_paise: int, commission_bp: int) -> tuple[int, int]:
     so the pandit never gets less than the exact share and the two always add up."""
     commission = gross_paise * commission_bp // 10_000
     return commission, gross_paise - commission
+
+
+class PayGroup(WireModel):
+    """``POST /api/v1/devotional/bookings/{group_id}/pay``: pay the whole group at once."""
+
+    method: Literal["wallet", "gateway"]
+    idempotency_key: IdempotencyKey
