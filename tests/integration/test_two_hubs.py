@@ -168,10 +168,12 @@ async def test_user_room_events_reach_the_users_sockets_on_both_hubs(
     try:
         with explain_failure(cluster):
             await send_notice(cluster, "a", db, world)
-            await eventually(lambda: all(r == ["notification"] for r in received.values()))
+            await eventually(
+                lambda: all(r == ["notification"] for r in received.values()), within=20
+            )
             await read_all_notifications(cluster, "a", user_token)
             expected = ["notification", "notifications:read"]
-            await eventually(lambda: all(r == expected for r in received.values()))
+            await eventually(lambda: all(r == expected for r in received.values()), within=20)
             await asyncio.sleep(0.3)  # and only once each
             assert received == {"a": expected, "b": expected}, received
     finally:
