@@ -27,6 +27,7 @@ NotificationType = Literal[
     "system",
     "fee_due",
     "plan_renewal",
+    "waitlist_offer",
 ]
 Priority = Literal["low", "normal", "high"]
 
@@ -110,6 +111,12 @@ _TEXTS: dict[str, tuple[str, str, Priority]] = {
         "Seat plan ending soon",
         "Your seat plan ends on {plan_ends_on}. Renew it to keep your seat.",
         "normal",
+    ),
+    "waitlist_offer": (
+        "A place is free for you",
+        "{qty} place(s) you waited for are held for you (ref {booking_ref}): pay before the "
+        "offer expires.",
+        "high",
     ),
 }
 # A seat plan's one confirmation (``booking_confirmed`` with ``plan_id`` instead of a booking).

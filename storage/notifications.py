@@ -93,6 +93,8 @@ async def dispatch_pending(
         data = json.loads(row["data"])
         text = render(row["type"], data)
         expires = data.pop("expires_at", None) if row["type"] == "system" else None
+        if row["type"] == "waitlist_offer":
+            expires = data.get("expires_at")  # the offer's notice lapses with its hold
         if row["type"] == "system":
             data = {k: v for k, v in data.items() if k not in ("title", "body", "priority")}
         note = await _insert(

@@ -212,7 +212,8 @@ async def record_offer(
     conn: asyncpg.Connection, *, entry: Entry, hold_id: UUID, expires_at: datetime
 ) -> bool:
     """Mark the entry offered, and queue its ``waitlist:offer`` event on the devotee's feed and
-    a high-priority notification (expiring with the offer), in the caller's transaction.
+    a ``waitlist_offer`` notification (high priority, expiring with the offer), in the
+    caller's transaction.
     False (nothing written) if the entry no longer waits."""
     changed = await conn.fetchval(
         "UPDATE waitlist_entries SET status = 'offered', hold_id = $2, offered_at = now(), "
@@ -243,14 +244,8 @@ async def record_offer(
         conn,
         tenant_id=entry.tenant_id,
         user_id=entry.user_id,
-        kind="system",
-        data={
-            "title": "A place is free for you",
-            "body": "A place you waited for is held for you: pay before the offer expires.",
-            "priority": "high",
-            "reason": "waitlist_offer",
-            **payload,
-        },
+        kind="waitlist_offer",
+        data={**payload, "booking_ref": str(hold_id)[:8].upper()},
         dedupe_key=f"waitlist_offer:{entry.entry_id}",
     )
     return True

@@ -144,6 +144,19 @@ _EMAIL: dict[str, dict[str, EmailText]] = {
             "अपनी सीट बनाए रखने के लिए इसे नवीनीकृत करें।",
         ),
     },
+    "waitlist_offer": {
+        "en": EmailText(
+            "A place is free for you",
+            "{qty} place(s) you waited for are held for you (ref {booking_ref}). "
+            "Pay before the offer expires, or they go to the next devotee in the queue.",
+        ),
+        "hi": EmailText(
+            "आपके लिए स्थान उपलब्ध है",
+            "जिन {qty} स्थानों की आप प्रतीक्षा कर रहे थे, वे आपके लिए रोके गए हैं "
+            "(संदर्भ {booking_ref})। प्रस्ताव समाप्त होने से पहले भुगतान करें, अन्यथा वे "
+            "प्रतीक्षा सूची में अगले भक्त को मिलेंगे।",
+        ),
+    },
 }
 
 
@@ -324,6 +337,18 @@ _SMS_SPECS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
             ("plan_ends_on",),
         ),
     },
+    "waitlist_offer": {
+        "en": (
+            "{#var#} place(s) you waited for are held for you, ref {#var#}. "
+            "Pay before the offer expires. - Seva Hub",
+            ("qty", "booking_ref"),
+        ),
+        "hi": (
+            "जिन {#var#} स्थानों की आप प्रतीक्षा कर रहे थे, वे आपके लिए रोके गए हैं, संदर्भ {#var#}। "
+            "प्रस्ताव समाप्त होने से पहले भुगतान करें। - सेवा हब",
+            ("qty", "booking_ref"),
+        ),
+    },
 }
 
 
@@ -415,6 +440,7 @@ _WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "system": ("title", "body"),
     "fee_due": ("rupees", "due_date"),
     "plan_renewal": ("plan_ends_on",),
+    "waitlist_offer": ("qty", "booking_ref"),
 }
 WHATSAPP_TEMPLATES: dict[str, WhatsAppTemplate] = {
     kind: WhatsAppTemplate(f"seva_{kind}", frozenset({"en", "hi"}), parameters)

@@ -3,6 +3,8 @@ a place the slot's waiters are queued for."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import asyncpg
 
@@ -77,3 +79,19 @@ async def test_a_released_place_goes_to_the_waiter_and_a_racing_hold_is_sold_out
             temple.world.user_ids[2],
         )
     assert held_qty == 1 and racer_holds == 0
+
+    # The offer's notice is a waitlist_offer of its own, lapsing with the offered hold.
+    async def notice() -> asyncpg.Record | None:
+        async with db.acquire() as conn:
+            return await conn.fetchrow(
+                "SELECT type, priority, data, expires_at FROM notifications "
+                "WHERE user_id = $1 AND type = 'waitlist_offer'",
+                temple.world.user_ids[1],
+            )
+
+    for _ in range(100):
+        if (row := await notice()) is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row["priority"] == "high"
+    assert row["expires_at"].isoformat() == offer["expires_at"]

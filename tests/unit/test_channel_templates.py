@@ -39,8 +39,8 @@ SMS_KINDS = sorted({kind for kind, _ in SMS_TEMPLATES})
 UNREGISTERED_SMS = ("system", "credits_low")
 
 
-def test_there_are_fifteen_notification_types() -> None:
-    assert len(NOTIFICATION_TYPES) == 15
+def test_there_are_sixteen_notification_types() -> None:
+    assert len(NOTIFICATION_TYPES) == 16
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
