@@ -187,6 +187,8 @@ class GroupPayments:
                     {"reason": "exists_with_different_fields"},
                 )
             return payment
+        if payment.status == "cancelled":
+            return None  # refused: the group's holds were released, so it is checked afresh
         if payment.status == "confirmed":
             raise Conflict("this booking is already paid", {"reason": "already_paid"})
         if payment.status == "pending" and payment.method == "gateway":

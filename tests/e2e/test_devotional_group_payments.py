@@ -292,6 +292,8 @@ async def test_a_captured_group_whose_hold_lapsed_is_refunded_and_released(
         await asyncio.sleep(1.0)
         status, refused = await _pay(http, hub, temple, gid, "gateway", "g1")
         assert status == 409 and refused["error"]["details"]["hold_id"] == gone, refused
+        status, afresh = await _pay(http, hub, temple, gid, "wallet", "w1")
+        assert status == 409 and afresh["error"]["details"] == {"status": "released"}, afresh
     assert await _statuses(db, group) == {"released"}
     async with db.acquire() as conn:
         booked = await conn.fetchval(
