@@ -14,15 +14,20 @@ live. The money moves around that decision:
   confirmed it is refunded and the holds released.
 
 The saga's lock is the group's row (``hold_groups ... FOR UPDATE``), held across each step;
-its record is ``group_payments`` (``pending → confirmed | cancelled``). A retry with the same
-key repeats only idempotent steps (fixed transfer ids, an actor answer for confirmed holds). A
+its record is ``group_payments`` (``pending → confirmed | cancelled``), committed before the
+money moves. A retry with the same key repeats only idempotent steps (fixed transfer ids, an
+actor answer for confirmed holds); a sweeper in every hub finishes wallet payments whose
+request died between steps (post for a confirmed group, void and release otherwise). A
 gateway payment that was never captured may be replaced by a new one (another key, or the
 wallet); a late capture of the replaced intent is refunded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,21 +37,28 @@ from actors.commands import ConfirmHoldGroupCommand, ReleaseHoldCommand
 from actors.ledger import PostSpec, TransferSpec, VoidSpec
 from actors.pool import ShardPool
 from hub.auth import Principal
+from hub.background import cancel_and_wait, run_every
 from hub.payments import PaymentService
 from hub.wallets import WalletService
 from protocols.devotional import PayGroup
-from protocols.errors import Conflict, Forbidden, NotFound
+from protocols.errors import Conflict, Forbidden, InsufficientFunds, NotFound, SevaError
 from storage import devotional as groups
 from storage import group_payments as store
 from storage import ledger as ledger_db
 from storage import payments as payment_store
 from storage.tenancy import tenant_scope
 
+log = logging.getLogger(__name__)
+
 INTENT_KEY_PREFIX = "grouppay:"
 # The wallet reservation's life: far longer than any hold, so it never lapses under a confirm;
 # a refused confirm voids it explicitly. Fixed, so a retry asks the ledger for the same thing.
 RESERVATION_SECS = 7200
 _CANNOT_BOOK = (Conflict, Forbidden, NotFound)
+# Why a wallet payment that never reserved anything was closed (its request died first).
+UNRESERVED = "unreserved"
+SWEEP_EVERY_SECS = 5.0
+SWEEP_AFTER_SECS = 30.0
 
 
 def intent_key(group_id: UUID, idempotency_key: str) -> str:
@@ -77,6 +89,7 @@ class GroupPayments:
         self._shards = shards
         self._wallets = wallets
         self._payments = payments
+        self._task: asyncio.Task[None] | None = None
 
     async def pay(self, principal: Principal, group_id: UUID, request: PayGroup) -> dict[str, Any]:
         """Pay the caller's whole group. Answers ``{group, group_payment, payment}``
@@ -90,21 +103,9 @@ class GroupPayments:
         tenant_id = principal.tenant_id
         if tenant_id is None:
             raise NotFound("no such booking", {"group_id": str(group_id)})
-        if request.method == "wallet":
-            async with self._db.acquire() as conn:
-                wallet = await ledger_db.ensure_account(
-                    conn,
-                    code="user_wallet",
-                    currency="INR",
-                    tenant_id=tenant_id,
-                    owner_user_id=principal.user_id,
-                    limited=True,
-                )
-                payable = await ledger_db.ensure_account(
-                    conn, code="tenant_payable", currency="INR", tenant_id=tenant_id
-                )
-        refused: Conflict | None = None
         intent: dict[str, Any] | None = None
+        # First the record, committed on its own: a request dying in the steps that follow
+        # leaves something for a retry or the sweeper to finish.
         async with tenant_scope(self._db, tenant_id) as conn:
             if not await store.lock_group(conn, tenant_id=tenant_id, group_id=group_id):
                 raise NotFound("no such booking", {"group_id": str(group_id)})
@@ -129,7 +130,6 @@ class GroupPayments:
                     amount_paise=view["amount_paise"],
                     pending_id=f"grouppay:{group_id}" if request.method == "wallet" else None,
                 )
-            hold_ids = tuple(UUID(h["hold_id"]) for h in view["holds"])
             if payment.status == "pending" and request.method == "gateway":
                 intent = await self._payments.create_unlinked(
                     principal,
@@ -143,43 +143,33 @@ class GroupPayments:
                     group_id=group_id,
                     intent_id=UUID(intent["payment_id"]),
                 )
-            elif payment.status == "pending":
-                assert payment.pending_id is not None
-                if payment.amount_paise > 0:
-                    # InsufficientFunds rolls the record back: nothing was reserved.
-                    await self._wallets.apply(
-                        (
-                            TransferSpec(
-                                payment.pending_id,
-                                wallet,
-                                payable,
-                                payment.amount_paise,
-                                code="group_payment",
-                                pending=True,
-                                timeout_secs=RESERVATION_SECS,
-                                user_data={"group_id": str(group_id)},
-                            ),
-                        )
-                    )
-                refused = await self._decide(conn, payment, hold_ids, principal.user_id)
-                if payment.amount_paise > 0:
-                    await self._finish_wallet(payment.pending_id, booked=refused is None)
-            elif payment.status == "cancelled":
-                refused = _refusal(payment.reason)
-            payment = await store.get(conn, tenant_id=tenant_id, group_id=group_id) or payment
-            view = await groups.group_view(conn, tenant_id=tenant_id, group_id=group_id)
+        refused: Conflict | None = None
+        if payment.status == "pending" and request.method == "wallet":
+            try:
+                refused = await self._settle_wallet(payment, reserve=True)
+            except InsufficientFunds:
+                await self._close_unreserved(payment)
+                raise
+        elif payment.status == "cancelled":
+            refused = _refusal(payment.reason)
         if refused is not None:
             raise refused
+        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+            payment = await store.get(conn, tenant_id=tenant_id, group_id=group_id) or payment
+            view = await groups.group_view(conn, tenant_id=tenant_id, group_id=group_id)
         return {"group": view, "group_payment": _payment_view(payment), "payment": intent}
 
     async def _current(
         self, conn: asyncpg.Connection, tenant_id: UUID, group_id: UUID, request: PayGroup
     ) -> store.GroupPayment | None:
-        """The group's payment this request continues, or None to start one (a gateway
-        payment never captured is replaced); Conflict if the group is paid another way."""
+        """Under the group's lock: the group's payment this request continues, or None to
+        start one (replacing a refused payment, a gateway payment never captured, or a wallet
+        payment that never reserved anything); Conflict if the group is paid another way."""
         payment = await store.get(conn, tenant_id=tenant_id, group_id=group_id)
         if payment is None:
             return None
+        if payment.status == "cancelled" and payment.reason == UNRESERVED:
+            return None  # nothing happened: start again (the group is checked afresh)
         if payment.idempotency_key == request.idempotency_key:
             if payment.method != request.method:
                 raise Conflict(
@@ -191,15 +181,149 @@ class GroupPayments:
             return None  # refused: the group's holds were released, so it is checked afresh
         if payment.status == "confirmed":
             raise Conflict("this booking is already paid", {"reason": "already_paid"})
-        if payment.status == "pending" and payment.method == "gateway":
-            captured = False
-            if payment.intent_id is not None:
-                async with self._db.acquire() as plain:
-                    status = await store.intent_status(plain, intent_id=payment.intent_id)
-                captured = status == "captured"
-            if not captured:
-                return None
+        async with self._db.acquire() as plain:  # payment and ledger tables: not tenant-scoped
+            if payment.method == "gateway":
+                started = payment.intent_id is not None and (
+                    await store.intent_status(plain, intent_id=payment.intent_id) == "captured"
+                )
+            else:
+                # Reservations are made under the group's lock, so none is in flight now.
+                assert payment.pending_id is not None
+                started = (
+                    await ledger_db.transfer_route(plain, transfer_id=payment.pending_id)
+                    is not None
+                )
+        if not started:
+            return None
         raise Conflict("this booking is being paid", {"reason": "already_paying"})
+
+    async def _settle_wallet(
+        self, payment: store.GroupPayment, *, reserve: bool
+    ) -> Conflict | None:
+        """Under the group's lock: reserve the total (if ``reserve``; a retry reserves nothing
+        twice), confirm every hold together, then post — or void and release. Repeats safely.
+        Without ``reserve`` (the sweeper) a payment that reserved nothing is closed as
+        ``unreserved``. Returns the refusal, if any."""
+        tenant_id, group_id = payment.tenant_id, payment.group_id
+        async with tenant_scope(self._db, tenant_id) as conn:
+            await store.lock_group(conn, tenant_id=tenant_id, group_id=group_id)
+            current = await store.get(conn, tenant_id=tenant_id, group_id=group_id)
+            if (
+                current is None
+                or current.status != "pending"
+                or current.method != "wallet"
+                or current.idempotency_key != payment.idempotency_key
+            ):
+                if current is not None and current.status == "cancelled":
+                    return _refusal(current.reason)
+                return None
+            assert current.pending_id is not None
+            view = await groups.group_view(conn, tenant_id=tenant_id, group_id=group_id)
+            assert view is not None
+            hold_ids = tuple(UUID(h["hold_id"]) for h in view["holds"])
+            if current.amount_paise > 0:
+                if reserve:
+                    await self._reserve(current)
+                else:
+                    async with self._db.acquire() as plain:
+                        reserved = await ledger_db.transfer_route(
+                            plain, transfer_id=current.pending_id
+                        )
+                    if reserved is None:
+                        await store.finish(
+                            conn,
+                            tenant_id=tenant_id,
+                            group_id=group_id,
+                            status="cancelled",
+                            reason=UNRESERVED,
+                        )
+                        return None
+            refused = await self._decide(conn, current, hold_ids, current.user_id)
+            if current.amount_paise > 0:
+                await self._finish_wallet(current.pending_id, booked=refused is None)
+        return refused
+
+    async def _close_unreserved(self, payment: store.GroupPayment) -> None:
+        """A wallet payment that reserved nothing (the wallet was short) is closed, so the
+        group can be paid again, with any key or method."""
+        async with tenant_scope(self._db, payment.tenant_id) as conn:
+            await store.lock_group(conn, tenant_id=payment.tenant_id, group_id=payment.group_id)
+            await store.finish(
+                conn,
+                tenant_id=payment.tenant_id,
+                group_id=payment.group_id,
+                status="cancelled",
+                reason=UNRESERVED,
+            )
+
+    async def _reserve(self, payment: store.GroupPayment) -> None:
+        """The pending transfer of the group's total (InsufficientFunds: nothing reserved)."""
+        assert payment.pending_id is not None
+        async with self._db.acquire() as conn:
+            wallet = await ledger_db.ensure_account(
+                conn,
+                code="user_wallet",
+                currency="INR",
+                tenant_id=payment.tenant_id,
+                owner_user_id=payment.user_id,
+                limited=True,
+            )
+            payable = await ledger_db.ensure_account(
+                conn, code="tenant_payable", currency="INR", tenant_id=payment.tenant_id
+            )
+        await self._wallets.apply(
+            (
+                TransferSpec(
+                    payment.pending_id,
+                    wallet,
+                    payable,
+                    payment.amount_paise,
+                    code="group_payment",
+                    pending=True,
+                    timeout_secs=RESERVATION_SECS,
+                    user_data={"group_id": str(payment.group_id)},
+                ),
+            )
+        )
+
+    # -- the sweeper ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            run_every(SWEEP_EVERY_SECS, self.sweep, "group payment sweep")
+        )
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+
+    async def sweep(self, *, older_than_secs: float = SWEEP_AFTER_SECS) -> int:
+        """Finish wallet payments a dead request left pending: a confirmed group gets its
+        money posted, a group with a hold gone gets it voided (the rest released), a payment
+        that reserved nothing is closed; a group still wholly held and live is left to its
+        owner (its holds expire otherwise, and the next sweep voids). Returns how many
+        payments it finished."""
+        async with self._db.acquire() as conn:
+            stuck = await store.stuck_wallet_payments(conn, older_than_secs=older_than_secs)
+        finished = 0
+        for tenant_id, group_id in stuck:
+            try:
+                async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+                    payment = await store.get(conn, tenant_id=tenant_id, group_id=group_id)
+                    view = await groups.group_view(conn, tenant_id=tenant_id, group_id=group_id)
+                if payment is None or view is None:
+                    continue
+                now = datetime.now(UTC)
+                live = all(
+                    h["status"] == "held" and datetime.fromisoformat(h["expires_at"]) > now
+                    for h in view["holds"]
+                )
+                if live:
+                    continue
+                await self._settle_wallet(payment, reserve=False)
+                finished += 1
+            except SevaError as exc:
+                log.warning("could not finish the payment of group %s: %s", group_id, exc)
+        return finished
 
     async def _decide(
         self,

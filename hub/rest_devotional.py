@@ -56,10 +56,12 @@ async def devotional_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.PAYMENTS].booking_group_captured = group_payments.on_captured
     await waitlist.start()
     await earnings.start()
+    await group_payments.start()
     try:
         yield
     finally:
         app[keys.PAYMENTS].booking_group_captured = None
+        await group_payments.stop()
         await earnings.stop()
         await waitlist.stop()
 

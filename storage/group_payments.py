@@ -129,3 +129,18 @@ async def intent_status(conn: asyncpg.Connection, *, intent_id: UUID) -> str | N
     """The intent's status (payment tables are not tenant-scoped: use a plain connection)."""
     status = await conn.fetchval("SELECT status FROM payment_intents WHERE id = $1", intent_id)
     return None if status is None else str(status)
+
+
+async def stuck_wallet_payments(
+    conn: asyncpg.Connection, *, older_than_secs: float, limit: int = 200
+) -> list[tuple[UUID, UUID]]:
+    """``(tenant_id, group_id)`` of wallet payments still pending after a while (the request
+    that started them died between steps). Across tenants: a plain connection."""
+    rows = await conn.fetch(
+        "SELECT tenant_id, group_id FROM group_payments WHERE status = 'pending' "
+        "AND method = 'wallet' AND updated_at < now() - make_interval(secs => $1) "
+        "ORDER BY updated_at LIMIT $2",
+        older_than_secs,
+        limit,
+    )
+    return [(r["tenant_id"], r["group_id"]) for r in rows]

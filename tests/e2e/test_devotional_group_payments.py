@@ -1,7 +1,8 @@
 """One payment for a whole devotional booking group: from the wallet (one pending transfer,
 a linked confirm of every hold, then post — or void and release) and at a gateway (one intent
 routed like any payment; on capture every hold confirmed once, even under duplicated
-webhooks, or the money refunded), with the ledger checked after."""
+webhooks, or the money refunded); the sweeper finishing what a dead request left; the ledger
+checked after each."""
 
 from __future__ import annotations
 
@@ -15,11 +16,16 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from actors.commands import ConfirmHoldGroupCommand
+from actors.ledger import TransferSpec
 from hub import keys
+from hub.group_payments import RESERVATION_SECS
+from hub.rest_devotional import GROUP_PAYMENTS
 from protocols.gateways.fees import DEFAULT_SCHEDULES
-from storage import gateway_credentials
+from storage import gateway_credentials, group_payments
 from storage import ledger as ledger_db
 from storage.ledger_verify import verify_ledger
+from storage.tenancy import tenant_scope
 from tests.devotional_support import (
     CHADHAVA_PRICE,
     PUJA_PRICE,
@@ -301,4 +307,109 @@ async def test_a_captured_group_whose_hold_lapsed_is_refunded_and_released(
             f"pay:{payment['payment_id']}:%",
         )
     assert booked == 0  # never booked to the tenant
+    await _ledger_ok(db)
+
+
+async def _dead_request(hub: Hub, db: asyncpg.Pool, temple: Temple, group: dict[str, Any]) -> str:
+    """What a wallet payment request leaves when it dies after reserving the money: the
+    record, and the pending transfer of the total."""
+    tenant_id, user_id = temple.world.tenant_id, temple.world.user_ids[0]
+    group_id = uuid.UUID(group["group_id"])
+    pending_id = f"grouppay:{group_id}"
+    async with tenant_scope(db, tenant_id) as conn:
+        await group_payments.put(
+            conn,
+            group_id=group_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            method="wallet",
+            idempotency_key="died",
+            amount_paise=TOTAL,
+            pending_id=pending_id,
+        )
+    async with db.acquire() as conn:
+        wallet = await ledger_db.ensure_account(
+            conn,
+            code="user_wallet",
+            currency="INR",
+            tenant_id=tenant_id,
+            owner_user_id=user_id,
+            limited=True,
+        )
+        payable = await ledger_db.ensure_account(
+            conn, code="tenant_payable", currency="INR", tenant_id=tenant_id
+        )
+    await hub.app[keys.WALLETS].apply(
+        (
+            TransferSpec(
+                pending_id,
+                wallet,
+                payable,
+                TOTAL,
+                code="group_payment",
+                pending=True,
+                timeout_secs=RESERVATION_SECS,
+                user_data={"group_id": str(group_id)},
+            ),
+        )
+    )
+    return pending_id
+
+
+async def _record(db: asyncpg.Pool, temple: Temple, group: dict[str, Any]) -> Any:
+    async with tenant_scope(db, temple.world.tenant_id, readonly=True) as conn:
+        return await group_payments.get(
+            conn, tenant_id=temple.world.tenant_id, group_id=uuid.UUID(group["group_id"])
+        )
+
+
+async def test_the_sweeper_posts_the_money_of_a_group_confirmed_by_a_request_that_died(
+    hub: Hub, db: asyncpg.Pool
+) -> None:
+    temple = await make_temple(db)
+    async with aiohttp.ClientSession() as http:
+        group = await _book(http, hub, temple)
+    wallet = await fund_wallet(hub, db, temple.world, TOTAL)
+    pending_id = await _dead_request(hub, db, temple, group)
+    await hub.app[keys.SHARDS].submit(
+        ConfirmHoldGroupCommand(
+            temple.world.tenant_id, tuple(uuid.UUID(h["hold_id"]) for h in group["holds"])
+        )
+    )
+    assert await hub.app[GROUP_PAYMENTS].sweep(older_than_secs=0) >= 1
+    assert (await _record(db, temple, group)).status == "confirmed"
+    assert await _statuses(db, group) == {"confirmed"}
+    assert await _available(db, wallet) == 0
+    async with db.acquire() as conn:
+        posted = await conn.fetchval(
+            "SELECT amount FROM ledger_transfers WHERE id = $1", f"{pending_id}:post"
+        )
+    assert posted == TOTAL
+    await _ledger_ok(db)
+
+
+async def test_the_sweeper_voids_a_dead_requests_reservation_when_a_hold_is_gone(
+    hub: Hub, db: asyncpg.Pool
+) -> None:
+    temple = await make_temple(db)
+    async with aiohttp.ClientSession() as http:
+        group = await _book(http, hub, temple)
+        wallet = await fund_wallet(hub, db, temple.world, TOTAL)
+        await _dead_request(hub, db, temple, group)
+        status, _ = await call(
+            http,
+            "DELETE",
+            f"{hub.url}/api/v1/holds/{group['holds'][0]['hold_id']}",
+            user_token(hub, temple.world, 0),
+        )
+        assert status == 200
+        assert await hub.app[GROUP_PAYMENTS].sweep(older_than_secs=0) >= 1
+        record = await _record(db, temple, group)
+        assert record.status == "cancelled" and record.reason == group["holds"][0]["hold_id"]
+        assert await _statuses(db, group) == {"released"}
+        assert await _available(db, wallet) == TOTAL
+        # The same request, retried now, gets the refusal; nothing moves.
+        status, refused = await _pay(http, hub, temple, group["group_id"], "wallet", "died")
+        assert status == 409 and refused["error"]["details"]["reason"] == "hold_unavailable"
+    assert await _available(db, wallet) == TOTAL
     await _ledger_ok(db)
