@@ -72,8 +72,8 @@ class TenantInventory:
     max_monthly_bookings: int | None = None
     month: tuple[int, int] | None = None  # the (year, month) that month_bookings counts
     month_bookings: int = 0
-    # Free places kept for a slot's waiting list (in memory only: the waitlist loop sets them
-    # again every round, so a reloaded actor has them back within one round).
+    # Free places kept for a slot's waiting list: loaded with the slot (what its waiters are
+    # queued for), then kept current by the waitlist loop through the actor.
     waitlist_reserved: dict[UUID, int] = field(default_factory=dict)
 
     @classmethod

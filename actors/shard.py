@@ -48,6 +48,7 @@ from actors.placement import shard_for
 from actors.shard_host import TRANSIENT_DB_ERRORS, ShardHost
 from protocols.errors import Internal, NotFound, SevaError, Unavailable
 from storage import inventory as db
+from storage import waitlist as waitlist_db
 from storage.records import HoldState, Reschedule
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,11 @@ class InventoryShard(ShardHost):
             inv.slots[slot.slot_id] = slot
         for hold in holds:
             inv.track(hold)
+        # Places owed to waiting lists come back with the slots (the waitlist loop keeps them
+        # current from then on), so a reloaded actor never hands them to a plain hold.
+        waiting = await waitlist_db.waiting_by_slot(conn, slot_ids=[s.slot_id for s in slots])
+        for slot_id, qty in waiting.items():
+            inv.reserve_for_waitlist(slot_id, qty)
 
     def _forget(self, tenant_ids: set[UUID]) -> None:
         for tenant_id in tenant_ids:

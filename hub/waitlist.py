@@ -14,8 +14,7 @@ it is offered anything.
 places of the slot as its waiters are queued for (``ReserveForWaitlistCommand``, set when
 someone joins or leaves and again at every round), so a plain ``hold:create`` cannot take a
 place freed between rounds; only an offer (``for_waitlist``) may, using up that much of the
-reservation. The reservation lives in the actor's memory: an actor that reloads its tenant
-has it back at the next round.
+reservation. An actor that loads a slot reads its reservation from the waiting entries.
 """
 
 from __future__ import annotations

@@ -190,6 +190,16 @@ async def waiting_qty(conn: asyncpg.Connection, *, slot_id: UUID) -> int:
     return int(total)
 
 
+async def waiting_by_slot(conn: asyncpg.Connection, *, slot_ids: list[UUID]) -> dict[UUID, int]:
+    """:func:`waiting_qty` of several slots at once (those with waiters only)."""
+    rows = await conn.fetch(
+        "SELECT slot_id, sum(qty) AS qty FROM waitlist_entries "
+        "WHERE slot_id = ANY($1::uuid[]) AND status = 'waiting' GROUP BY slot_id",
+        slot_ids,
+    )
+    return {r["slot_id"]: int(r["qty"]) for r in rows}
+
+
 async def head(conn: asyncpg.Connection, *, slot_id: UUID) -> Entry | None:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM waitlist_entries WHERE slot_id = $1 AND status = 'waiting' "

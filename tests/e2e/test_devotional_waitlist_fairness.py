@@ -8,6 +8,8 @@ import asyncio
 import aiohttp
 import asyncpg
 
+from actors.commands import RefreshTenantCommand
+from hub import keys
 from tests.devotional_support import call, make_temple
 from tests.support import Hub, connect, eventually, user_token
 
@@ -95,3 +97,34 @@ async def test_a_released_place_goes_to_the_waiter_and_a_racing_hold_is_sold_out
         await asyncio.sleep(0.1)
     assert row is not None and row["priority"] == "high"
     assert row["expires_at"].isoformat() == offer["expires_at"]
+
+
+async def test_an_actor_that_reloads_its_tenant_still_keeps_the_waiters_places(
+    hub: Hub, db: asyncpg.Pool
+) -> None:
+    temple = await make_temple(db, puja_capacity=2, users=3)
+    holder, waiter, racer = (user_token(hub, temple.world, i) for i in range(3))
+    slot = str(temple.puja_slot_id)
+    holds = f"{hub.url}/api/v1/holds"
+    async with aiohttp.ClientSession() as http:
+        status, held = await call(
+            http, "POST", holds, holder, {"slot_id": slot, "qty": 2, "idempotency_key": "h"}
+        )
+        assert status == 201, held
+        status, entry = await call(
+            http,
+            "POST",
+            f"{hub.url}/api/v1/slots/{slot}/waitlist",
+            waiter,
+            {"qty": 2, "idempotency_key": "w"},
+        )
+        assert status == 201, entry
+        # The tenant's actor drops everything it knew and reloads from PostgreSQL.
+        await hub.app[keys.SHARDS].execute(RefreshTenantCommand(temple.world.tenant_id))
+        status, _ = await call(http, "DELETE", f"{holds}/{held['hold_id']}", holder)
+        assert status == 200
+        status, refused = await call(
+            http, "POST", holds, racer, {"slot_id": slot, "qty": 1, "idempotency_key": "r"}
+        )
+        assert status == 409 and refused["error"]["code"] == "sold_out", refused
+        assert refused["error"]["details"]["reserved_for_waitlist"] == 2
