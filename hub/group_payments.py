@@ -57,6 +57,7 @@ RESERVATION_SECS = 7200
 _CANNOT_BOOK = (Conflict, Forbidden, NotFound)
 # Why a wallet payment that never reserved anything was closed (its request died first).
 UNRESERVED = "unreserved"
+AMOUNT_MISMATCH = "amount_mismatch"
 SWEEP_EVERY_SECS = 5.0
 SWEEP_AFTER_SECS = 30.0
 
@@ -151,7 +152,7 @@ class GroupPayments:
                 await self._close_unreserved(payment)
                 raise
         elif payment.status == "cancelled":
-            refused = _refusal(payment.reason)
+            refused = _refused_before(payment.reason)
         if refused is not None:
             raise refused
         async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
@@ -215,7 +216,7 @@ class GroupPayments:
                 or current.idempotency_key != payment.idempotency_key
             ):
                 if current is not None and current.status == "cancelled":
-                    return _refusal(current.reason)
+                    return _refused_before(current.reason)
                 return None
             assert current.pending_id is not None
             view = await groups.group_view(conn, tenant_id=tenant_id, group_id=group_id)
@@ -409,7 +410,7 @@ class GroupPayments:
                     tenant_id=tenant_id,
                     group_id=group_id,
                     status="cancelled",
-                    reason="amount_mismatch",
+                    reason=AMOUNT_MISMATCH,
                 )
                 return False
             view = await groups.group_view(conn, tenant_id=tenant_id, group_id=group_id)
@@ -433,6 +434,16 @@ def _refusal(hold_id: object = None, status: object = None) -> Conflict:
     if status:
         details["status"] = str(status)
     return Conflict("a hold of this booking could not be confirmed: nothing was paid", details)
+
+
+def _refused_before(reason: str | None) -> Conflict:
+    """The answer again for a payment refused earlier (its record's reason: the hold that
+    could not be confirmed, or ``amount_mismatch``)."""
+    if reason == AMOUNT_MISMATCH:
+        return Conflict(
+            "the gateway captured another amount: it was refunded", {"reason": AMOUNT_MISMATCH}
+        )
+    return _refusal(reason)
 
 
 def _payment_view(payment: store.GroupPayment) -> dict[str, Any]:
