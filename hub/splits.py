@@ -48,7 +48,7 @@ from storage import payments as payment_store
 from storage import splits as store
 from storage.hold_pay_lock import lock_hold_payment
 from storage.notifications import enqueue
-from storage.tenancy import tenant_scope
+from storage.tenancy import enter_tenant_scope, tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -125,20 +125,23 @@ class SplitPayments:
         if principal.user_id in players or len(set(players)) != len(players):
             raise Invalid("each player once, and not the booker", {"reason": "duplicate_player"})
         amounts = split_amounts(hold.amount_paise, len(players) + 1)
-        # The hold's payment lock is held (on a connection of its own: payment tables are not
-        # tenant-scoped) until the split is committed, so a payment of the whole hold cannot
-        # be recorded between the check and the split (storage/hold_pay_lock.py).
-        async with self._db.acquire() as lock_conn, lock_conn.transaction():
-            await lock_hold_payment(lock_conn, hold_id=hold_id)
-            paying_whole = await store.paid_whole(lock_conn, hold_id=hold_id)
+        # One transaction takes the hold's payment lock, checks the whole-hold payments (their
+        # tables are not tenant-scoped), then scopes itself to the tenant and records the
+        # split: a payment of the whole hold cannot be recorded in between
+        # (storage/hold_pay_lock.py). One connection only, so lock holders never wait for the
+        # pool.
+        async with self._db.acquire() as conn, conn.transaction():
+            await lock_hold_payment(conn, hold_id=hold_id)
+            paying_whole = await store.paid_whole(conn, hold_id=hold_id)
+            await enter_tenant_scope(conn, tenant_id)
             return await self._create_locked(
-                principal, tenant_id, hold, players, amounts, request, paying_whole=paying_whole
+                conn, principal, hold, players, amounts, request, paying_whole=paying_whole
             )
 
     async def _create_locked(
         self,
+        conn: asyncpg.Connection,
         principal: Principal,
-        tenant_id: UUID,
         hold: hold_store.HoldForPayment,
         players: list[UUID],
         amounts: list[int],
@@ -146,57 +149,56 @@ class SplitPayments:
         *,
         paying_whole: bool,
     ) -> tuple[dict[str, Any], bool]:
-        hold_id = hold.hold_id
-        async with tenant_scope(self._db, tenant_id) as conn:
-            existing = await store.get_split(
-                conn, tenant_id=tenant_id, hold_id=hold_id, for_update=True
-            )
-            if existing is not None:
-                shares = await store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
-                same = existing.idempotency_key == request.idempotency_key and [
-                    s.user_id for s in shares
-                ] == [principal.user_id, *players]
-                if not same:
-                    raise Conflict(
-                        "this hold is already split",
-                        {"reason": "exists_with_different_fields"},
-                    )
-                return _view(existing, shares), False
-            if hold.status != "held" or hold.expires_at <= datetime.now(UTC):
-                raise Conflict("only a live hold can be split", {"status": hold.status})
-            if hold.amount_paise <= 0:
-                raise Conflict("this hold is free: nothing to split")
-            if paying_whole:
-                raise Conflict("this hold is already being paid", {"reason": "already_paying"})
-            await store.insert_split(
+        hold_id, tenant_id = hold.hold_id, hold.tenant_id
+        existing = await store.get_split(
+            conn, tenant_id=tenant_id, hold_id=hold_id, for_update=True
+        )
+        if existing is not None:
+            shares = await store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
+            same = existing.idempotency_key == request.idempotency_key and [
+                s.user_id for s in shares
+            ] == [principal.user_id, *players]
+            if not same:
+                raise Conflict(
+                    "this hold is already split",
+                    {"reason": "exists_with_different_fields"},
+                )
+            return _view(existing, shares), False
+        if hold.status != "held" or hold.expires_at <= datetime.now(UTC):
+            raise Conflict("only a live hold can be split", {"status": hold.status})
+        if hold.amount_paise <= 0:
+            raise Conflict("this hold is free: nothing to split")
+        if paying_whole:
+            raise Conflict("this hold is already being paid", {"reason": "already_paying"})
+        await store.insert_split(
+            conn,
+            tenant_id=tenant_id,
+            hold_id=hold_id,
+            booker_user_id=principal.user_id,
+            amount_paise=hold.amount_paise,
+            idempotency_key=request.idempotency_key,
+            expires_at=hold.expires_at,
+            shares=list(zip([principal.user_id, *players], amounts, strict=True)),
+        )
+        split = await store.get_split(conn, tenant_id=tenant_id, hold_id=hold_id)
+        assert split is not None
+        shares = await store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
+        view = _view(split, shares)
+        await _announce(conn, split, shares, view)
+        for share in shares[1:]:
+            await enqueue(
                 conn,
                 tenant_id=tenant_id,
-                hold_id=hold_id,
-                booker_user_id=principal.user_id,
-                amount_paise=hold.amount_paise,
-                idempotency_key=request.idempotency_key,
-                expires_at=hold.expires_at,
-                shares=list(zip([principal.user_id, *players], amounts, strict=True)),
+                user_id=share.user_id,
+                kind="system",
+                data={
+                    "title": "You are invited to a padel game",
+                    "body": f"Pay your share of ₹{_rupees(share.amount_paise)} to play.",
+                    "hold_id": str(hold_id),
+                    "amount_paise": share.amount_paise,
+                },
+                dedupe_key=f"split_invite:{hold_id}:{share.user_id}",
             )
-            split = await store.get_split(conn, tenant_id=tenant_id, hold_id=hold_id)
-            assert split is not None
-            shares = await store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
-            view = _view(split, shares)
-            await _announce(conn, split, shares, view)
-            for share in shares[1:]:
-                await enqueue(
-                    conn,
-                    tenant_id=tenant_id,
-                    user_id=share.user_id,
-                    kind="system",
-                    data={
-                        "title": "You are invited to a padel game",
-                        "body": f"Pay your share of ₹{_rupees(share.amount_paise)} to play.",
-                        "hold_id": str(hold_id),
-                        "amount_paise": share.amount_paise,
-                    },
-                    dedupe_key=f"split_invite:{hold_id}:{share.user_id}",
-                )
         return view, True
 
     async def view(self, principal: Principal, hold_id: UUID) -> dict[str, Any]:

@@ -32,3 +32,12 @@ async def tenant_scope(
             str(tenant_id),
         )
         yield conn
+
+
+async def enter_tenant_scope(conn: asyncpg.Connection, tenant_id: UUID) -> None:
+    """Scope the rest of the caller's open transaction to ``tenant_id`` (as
+    :func:`tenant_scope` does), after work that had to run unscoped in the same transaction."""
+    await conn.execute(
+        "SELECT set_config('role', 'seva_tenant', true), set_config('seva.tenant_id', $1, true)",
+        str(tenant_id),
+    )

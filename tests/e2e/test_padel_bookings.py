@@ -257,17 +257,31 @@ async def test_a_cancelled_split_booking_refunds_each_share_where_it_came_from(
 
 
 async def test_paying_whole_and_in_shares_at_once_never_both_take_the_hold(
-    hub: Hub, db: asyncpg.Pool
+    hub: Hub, db: asyncpg.Pool, gateway_emulators: Any
 ) -> None:
+    """``hold:pay`` from the wallet, a gateway intent for the whole hold and a split of it,
+    sent at once for each of the court's holds: the split wins alone or loses."""
     world = await make_world(db, users=2)
     _, slots = await _court_slots(hub, db, world)
+    await _razorpay(hub, db, gateway_emulators, world)
     await fund_wallet(hub, db, world, PRICE_PAISE * len(slots), 0)
     holds = [await _hold(hub, world, slot) for slot in slots]
     booker = user_token(hub, world, 0)
 
-    async def race(hold_id: str) -> tuple[int, int]:
-        whole, split = await asyncio.gather(
+    async def intent(hold_id: str) -> int:
+        async with (
+            aiohttp.ClientSession(headers={**bearer(booker), "Idempotency-Key": hold_id}) as http,
+            http.post(
+                f"{hub.url}/api/v1/payments/intents",
+                json={"purpose": "hold", "ref": hold_id, "amount_paise": PRICE_PAISE},
+            ) as resp,
+        ):
+            return resp.status
+
+    async def race(hold_id: str) -> tuple[int, int, int]:
+        whole, card, split = await asyncio.gather(
             _post(hub, booker, f"/api/v1/holds/{hold_id}/pay-from-wallet", {}),
+            intent(hold_id),
             _post(
                 hub,
                 booker,
@@ -275,23 +289,29 @@ async def test_paying_whole_and_in_shares_at_once_never_both_take_the_hold(
                 {"player_user_ids": [str(world.user_ids[1])], "idempotency_key": "s"},
             ),
         )
-        return whole[0], split[0]
+        return whole[0], card, split[0]
 
     outcomes = await asyncio.gather(*(race(h) for h in holds))
-    for whole, split in outcomes:
-        assert sorted([whole, split]) in ([200, 409], [201, 409]), outcomes
+    for whole, card, split in outcomes:
+        assert whole in (200, 409) and card in (201, 409) and split in (201, 409), outcomes
+        assert (split == 201) != (whole == 200 or card == 201), outcomes
+    ids = [UUID(h) for h in holds]
     async with db.acquire() as conn:
         both = await conn.fetchval(
             """
-            SELECT count(*) FROM split_payments s JOIN hold_payments p ON p.hold_id = s.hold_id
-            WHERE s.hold_id = ANY($1::uuid[]) AND p.state <> 'voided'
+            SELECT count(*) FROM split_payments s
+            WHERE s.hold_id = ANY($1::uuid[]) AND (
+                EXISTS (SELECT 1 FROM hold_payments p WHERE p.hold_id = s.hold_id
+                        AND p.state <> 'voided')
+                OR EXISTS (SELECT 1 FROM payment_intents i WHERE i.hold_id = s.hold_id
+                           AND i.status <> 'failed'))
             """,
-            [UUID(h) for h in holds],
+            ids,
         )
         assert both == 0
         whole_paid = await conn.fetchval(
             "SELECT count(*) FROM hold_payments WHERE hold_id = ANY($1::uuid[]) AND state = 'done'",
-            [UUID(h) for h in holds],
+            ids,
         )
-        assert whole_paid == sum(1 for whole, _ in outcomes if whole == 200)
+        assert whole_paid == sum(1 for whole, _, _ in outcomes if whole == 200)
         assert (await verify_ledger(conn))["violations"] == 0
