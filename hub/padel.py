@@ -33,9 +33,13 @@ async def padel_context(app: web.Application) -> AsyncIterator[None]:
         sweep_every_secs=app[keys.SETTINGS].split_sweep_secs,
     )
     payments.split_share_captured = splits.on_share_captured
-    app[keys.BOOKINGS].split_refunds = SplitRefunds(
-        db=db, wallets=app[keys.WALLETS], payments=payments
+    split_refunds = SplitRefunds(
+        db=db,
+        wallets=app[keys.WALLETS],
+        payments=payments,
+        sweep_every_secs=app[keys.SETTINGS].split_sweep_secs,
     )
+    app[keys.BOOKINGS].split_refunds = split_refunds
     venues = VenueService(db=db, sio=sio)
 
     async def subscribe(sid: str, principal: Principal, request: SubscribeVenue) -> Any:
@@ -51,9 +55,11 @@ async def padel_context(app: web.Application) -> AsyncIterator[None]:
     app[VENUES] = venues
     app[OPEN_MATCHES] = OpenMatches(db=db)
     await splits.start()
+    await split_refunds.start()
     try:
         yield
     finally:
+        await split_refunds.stop()
         await splits.stop()
         payments.split_share_captured = None
         app[keys.BOOKINGS].split_refunds = None

@@ -8,12 +8,16 @@ transfer ``cancel:<hold_id>:<user_id>`` from the tenant's payable), a gateway sh
 gateway (refund key ``cancel:<hold_id>:<user_id>``, which takes it out of the tenant's payable
 too). With ``refund_to: "wallet"`` gateway shares go into their payers' wallets instead.
 
-Every share's refund has a fixed id, so repeating the cancellation (a retry, or finishing what
-a crash left) refunds no share twice.
+Every share's refund has a fixed id, so repeating the cancellation refunds no share twice; when
+all went out the shares are ``refunded``. A crash between the decision and the refunds is
+finished by a sweeper in every hub (cancellations decided more than ``FINISH_AFTER_SECS`` ago
+with shares still ``settled``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -21,23 +25,36 @@ import asyncpg
 
 from actors.ledger import TransferSpec
 from hub.auth import Principal
+from hub.background import cancel_and_wait
 from hub.payments import PaymentService
 from hub.wallets import WalletService
 from protocols.cancellation import refund_paise
+from protocols.errors import SevaError
 from storage import ledger as ledger_db
 from storage import split_refunds as store
 from storage import splits as split_store
 from storage.bookings import CancellationDecision
 from storage.tenancy import tenant_scope
 
+log = logging.getLogger(__name__)
+
+FINISH_AFTER_SECS = 5.0
+
 
 class SplitRefunds:
     def __init__(
-        self, *, db: asyncpg.Pool, wallets: WalletService, payments: PaymentService
+        self,
+        *,
+        db: asyncpg.Pool,
+        wallets: WalletService,
+        payments: PaymentService,
+        sweep_every_secs: float,
     ) -> None:
         self._db = db
         self._wallets = wallets
         self._payments = payments
+        self._sweep_every = sweep_every_secs
+        self._task: asyncio.Task[None] | None = None
 
     async def after_cancel(
         self,
@@ -52,12 +69,9 @@ class SplitRefunds:
         """Refund a cancelled split booking's shares; None if the booking was not paid in
         shares (the caller refunds it as a whole). Answers ``refund_percent``, ``refund_paise``
         (all shares), ``refunded_to`` and ``shares: [{user_id, refund_paise, refunded_to}]``."""
-        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
-            split = await split_store.get_split(conn, tenant_id=tenant_id, hold_id=hold_id)
-            shares = await split_store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
-        if split is None or split.status != "confirmed":
+        paid = await self._paid_shares(tenant_id, hold_id)
+        if paid is None:
             return None
-        paid = [s for s in shares if s.status == "settled" and s.amount_paise > 0]
         wanted = _refunds(paid, percent, refund_to)
         total = sum(r.amount_paise for r in wanted)
         destination = refund_to if total > 0 else None
@@ -69,15 +83,7 @@ class SplitRefunds:
                 decision=CancellationDecision(percent, total, destination),
                 refunds=wanted,
             )
-        # Carry out the decision taken the first time (its percentage and destination).
-        refunds = (
-            _refunds(paid, decision.refund_percent, decision.refunded_to)
-            if decision.refunded_to
-            else []
-        )
-        for refund in refunds:
-            if refund.amount_paise > 0:
-                await self._refund_share(principal, tenant_id, hold_id, refund, reason)
+        refunds = await self._carry_out(principal, tenant_id, hold_id, paid, decision, reason)
         return {
             "refund_percent": decision.refund_percent,
             "refund_paise": decision.refund_paise,
@@ -91,6 +97,76 @@ class SplitRefunds:
                 for r in refunds
             ],
         }
+
+    async def _paid_shares(self, tenant_id: UUID, hold_id: UUID) -> list[split_store.Share] | None:
+        """The shares that paid into the booking; None if it was not a confirmed split."""
+        async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
+            split = await split_store.get_split(conn, tenant_id=tenant_id, hold_id=hold_id)
+            shares = await split_store.shares_of(conn, tenant_id=tenant_id, hold_id=hold_id)
+        if split is None or split.status != "confirmed":
+            return None
+        return [s for s in shares if s.status in ("settled", "refunded") and s.amount_paise > 0]
+
+    async def _carry_out(
+        self,
+        principal: Principal,
+        tenant_id: UUID,
+        hold_id: UUID,
+        paid: list[split_store.Share],
+        decision: CancellationDecision,
+        reason: str,
+    ) -> list[store.ShareRefund]:
+        """Carry out the decision taken the first time (its percentage and destination); the
+        shares are ``refunded`` once every refund went out (fixed ids: a repeat pays nothing
+        twice)."""
+        if decision.refunded_to is None:
+            return []
+        refunds = _refunds(paid, decision.refund_percent, decision.refunded_to)
+        for refund in refunds:
+            if refund.amount_paise > 0:
+                await self._refund_share(principal, tenant_id, hold_id, refund, reason)
+        async with tenant_scope(self._db, tenant_id) as conn:
+            await store.mark_refunded(conn, tenant_id=tenant_id, hold_id=hold_id)
+        return refunds
+
+    # -- the sweeper ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+
+    async def sweep(self) -> int:
+        """Finish cancelled split bookings whose refunds a crash left undone; returns how many
+        were finished."""
+        async with self._db.acquire() as conn:
+            due = await store.unfinished(conn, older_than_secs=FINISH_AFTER_SECS)
+        finished = 0
+        for tenant_id, hold_id, booker in due:
+            # The hub refunds on the booker's behalf, as the cancellation itself did.
+            principal = Principal(user_id=booker, tenant_id=tenant_id, role="user")
+            try:
+                paid = await self._paid_shares(tenant_id, hold_id)
+                async with self._db.acquire() as conn:
+                    decision = await store.decision_of(conn, hold_id=hold_id)
+                if paid is None or decision is None:
+                    continue
+                await self._carry_out(
+                    principal, tenant_id, hold_id, paid, decision, "booking cancelled"
+                )
+                finished += 1
+            except SevaError as exc:
+                log.warning("could not finish the refunds of split booking %s: %s", hold_id, exc)
+        return finished
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_every)
+            try:
+                await self.sweep()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("split refund sweep failed: %r", exc)
 
     async def _refund_share(
         self,

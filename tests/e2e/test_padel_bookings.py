@@ -14,7 +14,11 @@ import aiohttp
 import asyncpg
 import pytest
 
+from actors.commands import CancelBookingCommand
+from hub import keys
 from storage import ledger as ledger_db
+from storage import split_refunds
+from storage.bookings import CancellationDecision
 from storage.ledger_verify import verify_ledger
 from tests.e2e.test_padel_scenario import _balance, _get, _post, _razorpay
 from tests.support import (
@@ -240,6 +244,8 @@ async def test_a_cancelled_split_booking_refunds_each_share_where_it_came_from(
     )
     assert status == 200
     assert [(r["amount_paise"], r["status"]) for r in view["refunds"]] == [(33_333, "processed")]
+    _, split_view = await _get(hub, user_token(hub, world, 2), f"/api/v1/holds/{hold_id}/split")
+    assert [s["status"] for s in split_view["shares"]] == ["refunded"] * 3
     # The tenant keeps half of each share, less the gateway's fee on the card share.
     assert await _payable(db, world) == PRICE_PAISE - fee - 3 * 33_333
     async with db.acquire() as conn:
@@ -314,4 +320,78 @@ async def test_paying_whole_and_in_shares_at_once_never_both_take_the_hold(
             ids,
         )
         assert whole_paid == sum(1 for whole, _, _ in outcomes if whole == 200)
+        assert (await verify_ledger(conn))["violations"] == 0
+
+
+async def test_refunds_a_crash_left_undone_after_a_split_cancellation_are_finished(
+    hub: Hub, db: asyncpg.Pool
+) -> None:
+    world = await make_world(db, users=2)
+    _, slots = await _court_slots(
+        hub, db, world, policy=[{"hours_before": 1, "refund_percent": 100}]
+    )
+    for i in (0, 1):
+        await fund_wallet(hub, db, world, 150_000, i)
+    hold_id = await _hold(hub, world, slots[0])
+    status, split = await _post(
+        hub,
+        user_token(hub, world, 0),
+        f"/api/v1/holds/{hold_id}/split",
+        {"player_user_ids": [str(world.user_ids[1])], "idempotency_key": "s"},
+    )
+    assert status == 201, split
+    for i in (0, 1):
+        status, paid = await _post(
+            hub,
+            user_token(hub, world, i),
+            f"/api/v1/holds/{hold_id}/split/pay",
+            {"method": "wallet", "idempotency_key": f"p{i}"},
+        )
+        assert status == 200, paid
+    assert paid["split"]["status"] == "confirmed"
+    # The hub cancels and decides, then dies before refunding anyone.
+    await hub.app[keys.SHARDS].execute(
+        CancelBookingCommand(
+            tenant_id=world.tenant_id,
+            user_id=world.user_ids[0],
+            hold_id=UUID(hold_id),
+            may_cancel_any=False,
+        )
+    )
+    shares = [100_001, 100_000]
+    async with db.acquire() as conn:
+        _, made = await split_refunds.decide(
+            conn,
+            tenant_id=world.tenant_id,
+            hold_id=UUID(hold_id),
+            decision=CancellationDecision(100, PRICE_PAISE, "source"),
+            refunds=[
+                split_refunds.ShareRefund(world.user_ids[i], shares[i], "wallet", None)
+                for i in (0, 1)
+            ],
+        )
+    assert made
+    assert [await _balance(hub, db, world, i) for i in (0, 1)] == [49_999, 50_000]
+
+    async def refunded() -> bool:
+        _, view = await _get(hub, user_token(hub, world, 1), f"/api/v1/holds/{hold_id}/split")
+        return [s["status"] for s in view["shares"]] == ["refunded", "refunded"]
+
+    for _ in range(150):
+        if await refunded():
+            break
+        await asyncio.sleep(0.1)
+    assert await refunded()
+    assert [await _balance(hub, db, world, i) for i in (0, 1)] == [150_000, 150_000]
+    # The booker's retry answers the same and pays nothing again.
+    status, body = await _post(
+        hub,
+        user_token(hub, world, 0),
+        f"/api/v1/bookings/{hold_id}/cancel",
+        {"refund_to": "source"},
+    )
+    assert (status, body["refund_paise"]) == (200, PRICE_PAISE), body
+    assert [await _balance(hub, db, world, i) for i in (0, 1)] == [150_000, 150_000]
+    assert await _payable(db, world) == 0
+    async with db.acquire() as conn:
         assert (await verify_ledger(conn))["violations"] == 0
