@@ -25,7 +25,7 @@ import asyncpg
 
 from actors.ledger import TransferSpec
 from hub.auth import Principal
-from hub.background import cancel_and_wait
+from hub.background import cancel_and_wait, run_every
 from hub.payments import PaymentService
 from hub.wallets import WalletService
 from protocols.cancellation import refund_paise
@@ -161,12 +161,7 @@ class SplitRefunds:
         return finished
 
     async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_every)
-            try:
-                await self.sweep()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("split refund sweep failed: %r", exc)
+        await run_every(self._sweep_every, self.sweep, "split refund sweep")
 
     async def _refund_share(
         self,

@@ -36,7 +36,7 @@ from actors.commands import ConfirmHoldCommand
 from actors.ledger import PostSpec, TransferSpec, VoidSpec
 from actors.pool import ShardPool
 from hub.auth import Principal
-from hub.background import cancel_and_wait
+from hub.background import cancel_and_wait, run_every
 from hub.payments import PaymentService
 from hub.wallets import WalletService
 from protocols.errors import Conflict, Forbidden, Invalid, NotFound, SevaError
@@ -488,12 +488,7 @@ class SplitPayments:
         return moved
 
     async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_every)
-            try:
-                await self.sweep()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("split sweep failed: %r", exc)
+        await run_every(self._sweep_every, self.sweep, "split sweep")
 
 
 def _check_payable(split: store.Split) -> float:

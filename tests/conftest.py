@@ -111,6 +111,27 @@ def hub_settings(**overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def channel_settings(
+    smtp_host: str, smtp_port: int, receiver_url: str, **overrides: object
+) -> Settings:
+    """:func:`hub_settings` with email, SMS and WhatsApp pointed at local receivers (an
+    aiosmtpd server and ``protocols.channels.emulators``), deliveries polled fast."""
+    values: dict[str, object] = {
+        "smtp_host": smtp_host,
+        "smtp_port": smtp_port,
+        "smtp_tls": "none",
+        "smtp_from": "Seva Hub <noreply@seva.test>",
+        "msg91_base_url": receiver_url,
+        "msg91_auth_key": SecretStr("msg91-test-key"),
+        "whatsapp_base_url": f"{receiver_url}/v21.0",
+        "whatsapp_token": SecretStr("wa-test-token"),
+        "whatsapp_phone_number_id": "100200300",
+        "delivery_poll_secs": 0.1,
+    }
+    values.update(overrides)
+    return hub_settings(**values)
+
+
 async def start_hub(settings: Settings, dsn: str) -> tuple[Hub, web.AppRunner]:
     app = create_app(settings, dsn=dsn)
     runner = web.AppRunner(app, handle_signals=False)

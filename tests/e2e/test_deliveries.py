@@ -19,7 +19,6 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from hub import keys
 from hub.deliveries import DeliveryWorker
@@ -29,7 +28,7 @@ from protocols.channels.smtp_receiver import SmtpReceiver, run_smtp_receiver
 from protocols.gateways.emulators.common import run_emulator
 from storage import deliveries as deliveries_db
 from storage import ledger as ledger_db
-from tests.conftest import hub_settings, start_hub
+from tests.conftest import channel_settings, start_hub
 from tests.support import (
     REPO_ROOT,
     Hub,
@@ -71,20 +70,13 @@ async def rig(pg_dsn: str, ray_session: None, smtp: SmtpReceiver) -> AsyncIterat
     # A database of its own: every hub relaying a database must send on the same channels.
     dsn = await create_database(pg_dsn)
     async with run_emulator(create_channel_receiver()) as receiver_url:
-        settings = hub_settings(
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            smtp_tls="none",
-            smtp_from="Seva Hub <noreply@seva.test>",
-            msg91_base_url=receiver_url,
-            msg91_auth_key=SecretStr("msg91-test-key"),
-            whatsapp_base_url=f"{receiver_url}/v21.0",
-            whatsapp_token=SecretStr("wa-test-token"),
-            whatsapp_phone_number_id="100200300",
+        settings = channel_settings(
+            smtp.host,
+            smtp.port,
+            receiver_url,
             delivery_backoff_base_secs=0.2,
             delivery_backoff_max_secs=0.5,
             delivery_lease_secs=2.0,
-            delivery_poll_secs=0.1,
             delivery_max_attempts=3,
         )
         handle, runner = await start_hub(settings, dsn)

@@ -21,7 +21,6 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from actors.ledger import TransferSpec
 from hub import keys
@@ -30,7 +29,7 @@ from protocols.channels.smtp_receiver import SmtpReceiver, run_smtp_receiver
 from protocols.channels.templates import SMS_TEMPLATES
 from protocols.gateways.emulators.common import run_emulator
 from storage import ledger as ledger_db
-from tests.conftest import hub_settings, start_hub
+from tests.conftest import channel_settings, start_hub
 from tests.support import Hub, bearer, connect, create_database, token_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -67,19 +66,7 @@ def smtp() -> Iterator[SmtpReceiver]:
 async def rig(pg_dsn: str, ray_session: None, smtp: SmtpReceiver) -> AsyncIterator[Rig]:
     dsn = await create_database(pg_dsn)
     async with run_emulator(create_channel_receiver()) as receiver_url:
-        settings = hub_settings(
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            smtp_tls="none",
-            smtp_from="Seva Hub <noreply@seva.test>",
-            msg91_base_url=receiver_url,
-            msg91_auth_key=SecretStr("msg91-test-key"),
-            whatsapp_base_url=f"{receiver_url}/v21.0",
-            whatsapp_token=SecretStr("wa-test-token"),
-            whatsapp_phone_number_id="100200300",
-            delivery_poll_secs=0.1,
-            reminder_poll_secs=0.2,
-        )
+        settings = channel_settings(smtp.host, smtp.port, receiver_url, reminder_poll_secs=0.2)
         handle, runner = await start_hub(settings, dsn)
         try:
             yield Rig(handle, handle.app[keys.DB], receiver_url)

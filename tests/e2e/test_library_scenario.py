@@ -20,14 +20,13 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from hub import keys
 from protocols.channels.emulators import create_channel_receiver
 from protocols.channels.smtp_receiver import SmtpReceiver, run_smtp_receiver
 from protocols.gateways.emulators.common import run_emulator
 from storage import ledger as ledger_db
-from tests.conftest import hub_settings, start_hub
+from tests.conftest import channel_settings, start_hub
 from tests.support import (
     Client,
     Hub,
@@ -75,19 +74,7 @@ def smtp() -> Iterator[SmtpReceiver]:
 async def rig(pg_dsn: str, ray_session: None, smtp: SmtpReceiver) -> AsyncIterator[Rig]:
     dsn = await create_database(pg_dsn)
     async with run_emulator(create_channel_receiver()) as receiver_url:
-        settings = hub_settings(
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            smtp_tls="none",
-            smtp_from="Seva Hub <noreply@seva.test>",
-            msg91_base_url=receiver_url,
-            msg91_auth_key=SecretStr("msg91-test-key"),
-            whatsapp_base_url=f"{receiver_url}/v21.0",
-            whatsapp_token=SecretStr("wa-test-token"),
-            whatsapp_phone_number_id="100200300",
-            delivery_poll_secs=0.1,
-            library_late_after_secs=1,
-        )
+        settings = channel_settings(smtp.host, smtp.port, receiver_url, library_late_after_secs=1)
         handle, runner = await start_hub(settings, dsn)
         try:
             yield Rig(handle, handle.app[keys.DB], smtp)
