@@ -182,6 +182,31 @@ async def _ledger_verify(settings: Settings, *, as_json: bool) -> int:
     return 1 if report["violations"] else 0
 
 
+async def _verify(settings: Settings, *, as_json: bool, grace_secs: float) -> int:
+    """Every invariant (slots, ledger, payments, streams, outbox): exit status 1 and a
+    readable report naming each violation; with ``as_json`` the last line is one JSON object
+    ``{"violations": N, "checks": {name: {"ok", "violations", "details"}}}``."""
+    import json
+
+    from storage.verify import verify_all
+
+    async with database(settings) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            report = await verify_all(conn, grace_secs=grace_secs)
+        finally:
+            await conn.close()
+    for name, check in report["checks"].items():
+        status = "ok  " if check["ok"] else "FAIL"
+        print(f"{status} {name}" + ("" if check["ok"] else f" ({check['violations']})"))
+        for finding in check["details"]:
+            print(f"       {finding}")
+    print(f"{report['violations']} violation(s)")
+    if as_json:
+        print(json.dumps(report, default=str))
+    return 1 if report["violations"] else 0
+
+
 async def _demo_seed(settings: Settings) -> None:
     async with database(settings) as dsn:
         await _seed(dsn)
@@ -397,6 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_sub = ledger.add_subparsers(dest="ledger", required=True)
     verify = ledger_sub.add_parser("verify", help="check the ledger's invariants")
     verify.add_argument("--json", action="store_true", help="last line: one JSON object")
+    check_all = sub.add_parser(
+        "verify", help="check every invariant (slots, ledger, payments, streams, outbox)"
+    )
+    check_all.add_argument("--json", action="store_true", help="last line: one JSON object")
+    check_all.add_argument(
+        "--grace-secs",
+        type=float,
+        default=60.0,
+        help="work younger (or overdue by less) than this is in flight, not stuck",
+    )
     bench = sub.add_parser("bench", help="benchmarks (print a JSON line last)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     from hub.bench.contention import add_arguments
@@ -450,6 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     elif args.command == "ledger":
         return asyncio.run(_ledger_verify(settings, as_json=args.json))
+    elif args.command == "verify":
+        return asyncio.run(_verify(settings, as_json=args.json, grace_secs=args.grace_secs))
     elif args.command == "bench" and args.bench == "wallet":
         from hub.bench.wallet import run_from_args as run_wallet_bench
 
