@@ -100,7 +100,8 @@ async def plan_booking_reminders(
     """``booking_reminder`` rows for each hold, before the start of the slot it is in now
     (``BOOKING_REMINDER_OFFSETS_MINS``), skipping times already past. ``plans[i]`` names the
     plan of ``hold_ids[i]`` (``confirmed``, ``moved:<key>``) so that a re-applied batch plans
-    nothing twice. One statement; call it in the transaction of the change."""
+    nothing twice. The days of a seat plan get none (the plan's renewal reminder stands for
+    them). One statement; call it in the transaction of the change."""
     await conn.execute(
         """
         INSERT INTO scheduled_messages (id, tenant_id, user_id, booking_id, kind, purpose, data,
@@ -115,6 +116,11 @@ async def plan_booking_reminders(
         JOIN slots s ON s.tenant_id = h.tenant_id AND s.id = h.slot_id
         CROSS JOIN unnest($3::int[]) AS o(mins)
         WHERE s.starts_at - make_interval(mins => o.mins) > now()
+          -- A seat plan's days get no per-day reminders: the plan has its renewal reminder.
+          AND NOT EXISTS (
+            SELECT 1 FROM seat_plans p
+            WHERE p.tenant_id = h.tenant_id AND p.user_id = h.user_id
+              AND starts_with(h.idempotency_key, 'seat-plan:' || p.id || ':'))
         ON CONFLICT (dedupe_key) DO NOTHING
         """,
         list(hold_ids),

@@ -336,6 +336,13 @@ async def test_a_seat_plan_sends_one_confirmation_and_a_single_booking_still_its
     assert sms["dlt_template_id"] == SMS_TEMPLATES[("booking_confirmed", "en")].template_id
     assert plan["plan_id"][:8].upper() in sms["text"]
     assert await _sms_credits(rig, lib) == (CREDITS - 1, 0)
+    async with rig.db.acquire() as conn:
+        per_day = await conn.fetchval(
+            "SELECT count(*) FROM scheduled_messages WHERE user_id = $1 "
+            "AND kind = 'booking_reminder'",
+            lib.student_id,
+        )
+    assert per_day == 0  # no 24 h / 1 h reminders for each day of the plan
 
     # The same student's ordinary booking of another seat is confirmed as before.
     client = await connect(rig.hub, lib.student)
