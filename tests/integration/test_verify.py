@@ -110,6 +110,20 @@ async def _break_everything(conn: asyncpg.Connection, s: Scratch) -> None:
         intent_id,
         world.tenant_id,
     )
+    # Payments: a top-up claiming to have confirmed a booking; a capture left without an
+    # outcome for an hour.
+    await conn.execute(
+        "INSERT INTO payment_intents (id, tenant_id, user_id, purpose, amount_paise, status, "
+        "outcome, captured_paise, idempotency_key, updated_at) VALUES "
+        "($1, $3, $4, 'wallet_topup', 500, 'captured', 'booking_confirmed', 500, 'unbacked', "
+        " now()), "
+        "($2, $3, $4, 'wallet_topup', 500, 'captured', NULL, 500, 'undecided', "
+        " now() - interval '1 hour')",
+        uuid.uuid4(),
+        uuid.uuid4(),
+        world.tenant_id,
+        user_id,
+    )
     # Outbox: an event nobody dispatched for an hour, a delivery stuck in `sending` an hour
     # past its lease, a feed event never published.
     outbox_id = await conn.fetchval(
@@ -147,6 +161,8 @@ BROKEN = {
     "ledger_debits_equal_credits",
     "refunds_within_capture",
     "refunded_matches_refunds",
+    "payment_outcomes_fulfilled",
+    "captured_payments_have_outcome",
     "outbox_dispatched",
     "deliveries_settled",
     "feed_events_published",
