@@ -79,8 +79,9 @@ _CHECKS: dict[str, str] = {
 
 
 async def verify_ledger(conn: asyncpg.Connection) -> dict[str, Any]:
-    """``{"violations": N, "checks": {name: {"ok": bool, "rows": [...]}}}``. Transfer ids are
-    the primary key, so "no transfer applied twice" is enforced by the schema itself."""
+    """``{"violations": N, "checks": {name: {"ok": bool, "violations": n, "rows": [...]}}}``
+    (the first 20 rows). Transfer ids are the primary key, so "no transfer applied twice" is
+    enforced by the schema itself."""
     checks: dict[str, Any] = {}
     total = 0
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -89,6 +90,7 @@ async def verify_ledger(conn: asyncpg.Connection) -> dict[str, Any]:
             total += len(rows)
             checks[name] = {
                 "ok": not rows,
+                "violations": len(rows),
                 "rows": [{k: str(v) for k, v in dict(r).items()} for r in rows[:20]],
             }
     return {"violations": total, "checks": checks}

@@ -1,8 +1,10 @@
 """Every invariant of the hub, checked against the database (``seva verify``, tests).
 
 One function per check: each returns its findings, one dict per violation (empty when the
-invariant holds). ``verify_all`` runs them all in one read-only repeatable-read transaction,
-so the checks see one snapshot, and reuses ``storage.ledger_verify`` for the ledger.
+invariant holds). ``verify_all`` runs them in one read-only repeatable-read transaction, so
+they see one snapshot, then ``storage.ledger_verify`` for the ledger (a snapshot of its own:
+on a database under load, a payment checked in the first may have its ledger transfers
+checked in the second; each snapshot is consistent in itself).
 
 Things still in flight are not violations: an outbox event, a feed event or a captured
 payment younger than ``grace_secs`` may not have been handled yet; a delivery may be due or
@@ -282,7 +284,7 @@ async def verify_all(conn: asyncpg.Connection, *, grace_secs: float = 60.0) -> d
             report[name] = _summary(await check(conn))
     ledger = await verify_ledger(conn)
     for name, result in ledger["checks"].items():
-        report[f"ledger_{name}"] = _summary(result["rows"], count=len(result["rows"]))
+        report[f"ledger_{name}"] = _summary(result["rows"], count=result["violations"])
     total = sum(c["violations"] for c in report.values())
     return {"violations": total, "checks": report}
 
