@@ -69,19 +69,39 @@ async def check_slot_counters_match_holds(conn: asyncpg.Connection) -> list[Find
 
 # -- payments ------------------------------------------------------------------------------------
 
-# Refunds count against a capture unless the gateway refused them (status 'failed').
+# Everything counted against an intent's capture (and in its refunded_paise): its gateway
+# refunds that did not fail, the wallet refund decided when the booking it paid was cancelled
+# (the hold it paid for, or the hold re-made for it after expiry, ``repay:<intent>``), and the
+# wallet refund of a gateway split share when its booking was cancelled (the ledger transfer
+# ``cancel:<hold>:<user>``).
+_REFUNDS_BY_INTENT = """
+    WITH refunds AS (
+        SELECT intent_id, sum(amount_paise)::bigint AS refunds_paise FROM (
+            SELECT intent_id, amount_paise FROM payment_refunds WHERE status <> 'failed'
+            UNION ALL
+            SELECT p.id, c.refund_paise FROM payment_intents p
+            JOIN holds h ON h.tenant_id = p.tenant_id AND h.user_id = p.user_id
+                        AND (h.id = p.hold_id OR h.idempotency_key = 'repay:' || p.id::text)
+            JOIN booking_cancellations c ON c.hold_id = h.id
+            WHERE p.purpose = 'hold' AND p.status = 'captured' AND c.refunded_to = 'wallet'
+            UNION ALL
+            SELECT s.intent_id, t.amount FROM split_shares s
+            JOIN ledger_transfers t ON t.id = 'cancel:' || s.hold_id::text || ':' || s.user_id::text
+            WHERE s.intent_id IS NOT NULL
+        ) r GROUP BY intent_id
+    )
+"""
 
 
 async def check_refunds_within_capture(conn: asyncpg.Connection) -> list[Finding]:
-    """No intent's refunds (not failed) add up to more than it captured."""
+    """No intent has more refunded (gateway refunds that did not fail, and wallet refunds of
+    cancelled bookings it paid) than it captured."""
     return _rows(
         await conn.fetch(
-            """
+            _REFUNDS_BY_INTENT
+            + """
             SELECT p.id AS intent_id, p.captured_paise, r.refunds_paise
-            FROM payment_intents p JOIN (
-                SELECT intent_id, sum(amount_paise) AS refunds_paise, count(*) AS refunds
-                FROM payment_refunds WHERE status <> 'failed' GROUP BY intent_id
-            ) r ON r.intent_id = p.id
+            FROM payment_intents p JOIN refunds r ON r.intent_id = p.id
             WHERE r.refunds_paise > p.captured_paise ORDER BY p.id
             """
         )
@@ -89,16 +109,14 @@ async def check_refunds_within_capture(conn: asyncpg.Connection) -> list[Finding
 
 
 async def check_refunded_matches_refunds(conn: asyncpg.Connection) -> list[Finding]:
-    """An intent's refunded_paise counter equals the sum of its refunds that did not fail."""
+    """An intent's refunded_paise counter equals what was refunded of it (as above)."""
     return _rows(
         await conn.fetch(
-            """
+            _REFUNDS_BY_INTENT
+            + """
             SELECT p.id AS intent_id, p.refunded_paise,
                    coalesce(r.refunds_paise, 0) AS refunds_paise
-            FROM payment_intents p LEFT JOIN (
-                SELECT intent_id, sum(amount_paise) AS refunds_paise, count(*) AS refunds
-                FROM payment_refunds WHERE status <> 'failed' GROUP BY intent_id
-            ) r ON r.intent_id = p.id
+            FROM payment_intents p LEFT JOIN refunds r ON r.intent_id = p.id
             WHERE p.refunded_paise <> coalesce(r.refunds_paise, 0) ORDER BY p.id
             """
         )
@@ -131,9 +149,10 @@ async def check_captured_payments_have_outcome(
 async def check_payment_outcomes_fulfilled(conn: asyncpg.Connection) -> list[Finding]:
     """Each captured intent's outcome is backed by what it paid for:
 
-    - ``booking_confirmed``: a ``hold`` intent's hold is confirmed (or cancelled later with
-      its refund), a ``booking_group`` intent is its group's confirmed payment, a
-      ``split_share`` intent is a settled (or later refunded) share; a ``wallet_topup`` never.
+    - ``booking_confirmed``: a ``hold`` intent's hold (or the hold re-made for it after the
+      first expired, ``repay:<intent>``) is confirmed (or cancelled later), a
+      ``booking_group`` intent is its group's confirmed payment, a ``split_share`` intent is
+      a settled (or later refunded) share; a ``wallet_topup`` never.
     - ``wallet_credited``: only a ``wallet_topup``, with its ledger credit ``pay:<id>:topup``.
     - ``refunded_unfulfillable``: at least one refund that did not fail.
     """
@@ -149,7 +168,9 @@ async def check_payment_outcomes_fulfilled(conn: asyncpg.Connection) -> list[Fin
                 CASE p.outcome
                 WHEN 'booking_confirmed' THEN CASE p.purpose
                     WHEN 'hold' THEN EXISTS (
-                        SELECT 1 FROM holds h WHERE h.id = p.hold_id
+                        SELECT 1 FROM holds h
+                        WHERE h.tenant_id = p.tenant_id AND h.user_id = p.user_id
+                          AND (h.id = p.hold_id OR h.idempotency_key = 'repay:' || p.id::text)
                           AND h.status IN ('confirmed', 'cancelled'))
                     WHEN 'booking_group' THEN EXISTS (
                         SELECT 1 FROM group_payments g
