@@ -24,7 +24,6 @@ from hub.wallets import WalletService
 from protocols.cancellation import refund_paise, refund_percent
 from protocols.errors import NotFound
 from storage import bookings as store
-from storage import ledger as ledger_db
 from storage.tenancy import tenant_scope
 
 
@@ -121,18 +120,7 @@ class BookingCancellation:
 
     async def _to_wallet(self, booking: store.BookingForCancel, amount: int, hold_id: UUID) -> None:
         """The tenant gives the money back into the user's INR wallet."""
-        async with self._db.acquire() as conn:
-            wallet = await ledger_db.ensure_account(
-                conn,
-                code="user_wallet",
-                currency="INR",
-                tenant_id=booking.tenant_id,
-                owner_user_id=booking.user_id,
-                limited=True,
-            )
-            payable = await ledger_db.ensure_account(
-                conn, code="tenant_payable", currency="INR", tenant_id=booking.tenant_id
-            )
+        wallet, payable = await self._wallets.wallet_and_payable(booking.tenant_id, booking.user_id)
         await self._wallets.apply(
             (TransferSpec(f"cancel:{hold_id}", payable, wallet, amount, code="booking_cancelled"),)
         )

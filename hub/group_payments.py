@@ -260,18 +260,7 @@ class GroupPayments:
     async def _reserve(self, payment: store.GroupPayment) -> None:
         """The pending transfer of the group's total (InsufficientFunds: nothing reserved)."""
         assert payment.pending_id is not None
-        async with self._db.acquire() as conn:
-            wallet = await ledger_db.ensure_account(
-                conn,
-                code="user_wallet",
-                currency="INR",
-                tenant_id=payment.tenant_id,
-                owner_user_id=payment.user_id,
-                limited=True,
-            )
-            payable = await ledger_db.ensure_account(
-                conn, code="tenant_payable", currency="INR", tenant_id=payment.tenant_id
-            )
+        wallet, payable = await self._wallets.wallet_and_payable(payment.tenant_id, payment.user_id)
         await self._wallets.apply(
             (
                 TransferSpec(

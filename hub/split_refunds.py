@@ -30,7 +30,6 @@ from hub.payments import PaymentService
 from hub.wallets import WalletService
 from protocols.cancellation import refund_paise
 from protocols.errors import SevaError
-from storage import ledger as ledger_db
 from storage import split_refunds as store
 from storage import splits as split_store
 from storage.bookings import CancellationDecision
@@ -183,18 +182,7 @@ class SplitRefunds:
                 as_system=True,
             )
             return
-        async with self._db.acquire() as conn:
-            wallet = await ledger_db.ensure_account(
-                conn,
-                code="user_wallet",
-                currency="INR",
-                tenant_id=tenant_id,
-                owner_user_id=refund.user_id,
-                limited=True,
-            )
-            payable = await ledger_db.ensure_account(
-                conn, code="tenant_payable", currency="INR", tenant_id=tenant_id
-            )
+        wallet, payable = await self._wallets.wallet_and_payable(tenant_id, refund.user_id)
         # The same id again with the same fields answers the first transfer: paid once.
         await self._wallets.apply(
             (TransferSpec(key, payable, wallet, refund.amount_paise, code="booking_cancelled"),)

@@ -43,7 +43,6 @@ from protocols.errors import Conflict, Forbidden, Invalid, NotFound, SevaError
 from protocols.padel import CreateSplit, PayShare, split_amounts
 from storage import feeds
 from storage import hold_payments as hold_store
-from storage import ledger as ledger_db
 from storage import payments as payment_store
 from storage import splits as store
 from storage.hold_pay_lock import lock_hold_payment
@@ -222,18 +221,7 @@ class SplitPayments:
         tenant_id = _tenant(principal)
         if request.method == "gateway":
             return await self._pay_at_gateway(principal, tenant_id, hold_id, request)
-        async with self._db.acquire() as conn:
-            wallet = await ledger_db.ensure_account(
-                conn,
-                code="user_wallet",
-                currency="INR",
-                tenant_id=tenant_id,
-                owner_user_id=principal.user_id,
-                limited=True,
-            )
-            payable = await ledger_db.ensure_account(
-                conn, code="tenant_payable", currency="INR", tenant_id=tenant_id
-            )
+        wallet, payable = await self._wallets.wallet_and_payable(tenant_id, principal.user_id)
         async with tenant_scope(self._db, tenant_id) as conn:
             split, share = await self._lock_share(conn, principal, tenant_id, hold_id)
             if share.status != "pending":

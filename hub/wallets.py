@@ -275,6 +275,23 @@ class WalletService:
         )
         return record
 
+    async def wallet_and_payable(self, tenant_id: UUID, user_id: UUID) -> tuple[UUID, UUID]:
+        """The user's INR wallet in the tenant and the tenant's payable account: the two ends
+        of paying a booking from the wallet, or of refunding one into it."""
+        async with self._db.acquire() as conn:
+            wallet = await db.ensure_account(
+                conn,
+                code="user_wallet",
+                currency="INR",
+                tenant_id=tenant_id,
+                owner_user_id=user_id,
+                limited=True,
+            )
+            payable = await db.ensure_account(
+                conn, code="tenant_payable", currency="INR", tenant_id=tenant_id
+            )
+        return wallet, payable
+
     async def reserve_credits(
         self, *, tenant_id: UUID, channel: str, units: int, pending_id: str
     ) -> TransferRecord:
