@@ -9,12 +9,12 @@ import asyncpg
 import socketio
 
 from hub.auth import Principal
-from hub.booking_access import check_booking_staff
+from hub.booking_access import check_booking_staff, tenant_of_booking
 from hub.feeds import catch_up
 from protocols.errors import Conflict, NotFound
 from protocols.live import FollowBooking, PushLiveStatus, check_transition
 from protocols.permissions import Role
-from storage import availability, live_status
+from storage import live_status
 from storage.audit import AuditContext, record
 from storage.feeds import booking_stream
 from storage.tenancy import tenant_scope
@@ -28,18 +28,11 @@ class LiveStatusService:
         self._db = db
         self._sio = sio
 
-    async def _tenant_of(self, principal: Principal, booking_id: UUID) -> UUID:
-        async with self._db.acquire() as conn:
-            tenant_id = await availability.tenant_of_hold(conn, hold_id=booking_id)
-        if tenant_id is None or not principal.may_act_in(tenant_id):
-            raise NotFound("no such booking", {"booking_id": str(booking_id)})
-        return tenant_id
-
     async def push(self, principal: Principal, request: PushLiveStatus) -> dict[str, Any]:
         """Move a confirmed booking's live status forward; repeating the current status is a
         no-op that answers the stored status. Raises Forbidden for staff not assigned to it,
         Conflict for a backwards move or an unconfirmed booking."""
-        tenant_id = await self._tenant_of(principal, request.booking_id)
+        tenant_id = await tenant_of_booking(self._db, principal, request.booking_id)
         async with tenant_scope(self._db, tenant_id) as conn:
             booking = await live_status.load(
                 conn, tenant_id=tenant_id, booking_id=request.booking_id, for_update=True
@@ -73,7 +66,7 @@ class LiveStatusService:
     ) -> dict[str, Any]:
         """Assign a staff member of the tenant; a booking with no status yet becomes
         ``assigned`` (announced like any status)."""
-        tenant_id = await self._tenant_of(principal, booking_id)
+        tenant_id = await tenant_of_booking(self._db, principal, booking_id)
         async with tenant_scope(self._db, tenant_id) as conn:
             booking = await live_status.load(
                 conn, tenant_id=tenant_id, booking_id=booking_id, for_update=True
@@ -117,7 +110,7 @@ class LiveStatusService:
         self, sid: str, principal: Principal, request: FollowBooking
     ) -> dict[str, Any]:
         """Join the booking's room (its devotees, staff of its tenant) and catch up."""
-        tenant_id = await self._tenant_of(principal, request.booking_id)
+        tenant_id = await tenant_of_booking(self._db, principal, request.booking_id)
         async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
             booking = await live_status.load(
                 conn, tenant_id=tenant_id, booking_id=request.booking_id

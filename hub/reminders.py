@@ -18,6 +18,7 @@ import asyncpg
 
 from hub.auth import Principal
 from hub.background import cancel_and_wait
+from hub.booking_access import tenant_of_booking
 from protocols.errors import Conflict, Invalid, NotFound
 from protocols.reminders import (
     MAX_FOLLOW_UP_AHEAD,
@@ -26,7 +27,6 @@ from protocols.reminders import (
     remedy_times,
 )
 from storage import audit
-from storage import availability as reads
 from storage import reminders as store
 from storage.tenancy import tenant_scope
 
@@ -50,7 +50,7 @@ class ReminderService:
         The same idempotency key answers the same rows; with a different plan it is a
         Conflict (``exists_with_different_fields``). NotFound unless the caller is staff of
         the booking's tenant; Conflict unless the booking is confirmed."""
-        tenant_id = await self._tenant_of(principal, booking_id)
+        tenant_id = await tenant_of_booking(self._db, principal, booking_id)
         if not principal.is_staff_of(tenant_id):
             raise NotFound("no such booking", {"booking_id": str(booking_id)})
         now = datetime.now(UTC)
@@ -94,7 +94,7 @@ class ReminderService:
     async def list(self, principal: Principal, booking_id: UUID) -> dict[str, Any]:
         """The booking's messages in due order, for its owner and its tenant's staff (anyone
         else: NotFound)."""
-        tenant_id = await self._tenant_of(principal, booking_id)
+        tenant_id = await tenant_of_booking(self._db, principal, booking_id)
         async with tenant_scope(self._db, tenant_id, readonly=True) as conn:
             owner = await store.booking_owner(conn, tenant_id=tenant_id, booking_id=booking_id)
             if owner is None or not (
@@ -103,13 +103,6 @@ class ReminderService:
                 raise NotFound("no such booking", {"booking_id": str(booking_id)})
             rows = await store.list_for_booking(conn, tenant_id=tenant_id, booking_id=booking_id)
         return {"booking_id": str(booking_id), "reminders": [r.wire() for r in rows]}
-
-    async def _tenant_of(self, principal: Principal, booking_id: UUID) -> UUID:
-        async with self._db.acquire() as conn:
-            tenant_id = await reads.tenant_of_hold(conn, hold_id=booking_id)
-        if tenant_id is None or not principal.may_act_in(tenant_id):
-            raise NotFound("no such booking", {"booking_id": str(booking_id)})
-        return tenant_id
 
 
 def _same_plan(

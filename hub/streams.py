@@ -21,6 +21,7 @@ import socketio
 
 from hub.auth import Principal
 from hub.background import cancel_and_wait, run_every
+from hub.booking_access import check_booking_staff
 from hub.sockets import tenant_room
 from protocols.errors import Forbidden, NotFound
 from protocols.live import STREAM_EVENT, VIEWERS_EVENT, StartStream
@@ -88,8 +89,7 @@ class StreamService:
                 )
                 if booking is None:
                     raise NotFound("no such booking", {"booking_id": target})
-                if not _may_run_booking(principal, booking.assigned_staff_id):
-                    raise Forbidden("only the assigned staff member may stream this booking")
+                await check_booking_staff(conn, principal, booking, action="stream it")
                 devotees = booking.devotees
             session, created = await streaming.start(
                 conn,
@@ -241,10 +241,3 @@ class StreamService:
                     room=stream_room(stream_id),
                     ignore_queue=True,
                 )
-
-
-def _may_run_booking(principal: Principal, assigned: UUID | None) -> bool:
-    return principal.role in (Role.TENANT_ADMIN, Role.PLATFORM_ADMIN) or assigned in (
-        None,
-        principal.user_id,
-    )
