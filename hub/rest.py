@@ -10,11 +10,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from hub import keys
+from hub.api_spec import api
 from hub.fanout import load_snapshot
 from hub.guard import principal_of, requires
 from hub.restkit import json_body, json_response, path_uuid
+from protocols.api_responses import HealthStatus, ReadinessReport
+from protocols.availability import AvailabilitySnapshot
 from protocols.errors import Invalid, NotFound, Unavailable
-from protocols.holds import CreateHold, CreateHoldBody
+from protocols.holds import CreateHold, CreateHoldBody, HoldView
 from protocols.permissions import Perm
 from protocols.wire import parse_iso_date, validation_details
 from storage import demo
@@ -23,12 +26,20 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/healthz")
+@api("Liveness: the process answers", tags="health", response=HealthStatus)
 @requires(Perm.PUBLIC)
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
+@api(
+    "Readiness: PostgreSQL and Ray answer (503 otherwise)",
+    tags="health",
+    response=ReadinessReport,
+    status=200,
+    also=(503,),
+)
 @requires(Perm.PUBLIC)
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, Any] = {}
@@ -56,6 +67,12 @@ def _ms(started: float) -> float:
 
 
 @routes.get("/api/v1/tenants/{tenant_id}/resources/{resource_id}/availability")
+@api(
+    "Availability snapshot of a resource on a day",
+    tags="availability",
+    response=AvailabilitySnapshot,
+    query={"date": "date!"},
+)
 @requires(Perm.AVAILABILITY_READ)
 async def availability(request: web.Request) -> web.Response:
     tenant_id, resource_id = path_uuid(request, "tenant_id"), path_uuid(request, "resource_id")
@@ -73,6 +90,15 @@ async def availability(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/holds")
+@api(
+    "Hold seats of a slot (REST fallback of hold:create)",
+    tags="holds",
+    body=CreateHoldBody,
+    response=HoldView,
+    status=201,
+    errors=("conflict", "limit_exceeded", "sold_out"),
+    idempotency=True,
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def create_hold(request: web.Request) -> web.Response:
     body = await json_body(request, CreateHoldBody)
@@ -93,6 +119,7 @@ async def create_hold(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/holds/{hold_id}")
+@api("Release a hold", tags="holds", response=HoldView, errors=("conflict",))
 @requires(Perm.BOOKINGS_CREATE)
 async def release_hold(request: web.Request) -> web.Response:
     hold = await request.app[keys.HOLDS].release(
@@ -102,6 +129,11 @@ async def release_hold(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/holds/{hold_id}/pay-from-wallet")
+@api(
+    "Pay a hold from the caller's wallet (confirms the booking)",
+    tags="holds",
+    errors=("conflict", "insufficient_funds"),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_hold_from_wallet(request: web.Request) -> web.Response:
     result = await request.app[keys.HOLD_PAYMENTS].pay_from_wallet(
@@ -111,6 +143,7 @@ async def pay_hold_from_wallet(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/demo")
+@api("Demo tenants, users and resources (seva serve --demo only)", tags="demo")
 @requires(Perm.PUBLIC)
 async def demo_data(request: web.Request) -> web.Response:
     if not request.app[keys.SETTINGS].demo:

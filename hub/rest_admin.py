@@ -10,6 +10,7 @@ from aiohttp import web
 
 from actors.commands import RefreshTenantCommand
 from hub import keys
+from hub.api_spec import api
 from hub.auth import Principal
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
@@ -54,6 +55,7 @@ def acting_tenant(request: web.Request, principal: Principal) -> UUID:
 
 
 @routes.post("/api/v1/admin/tenants")
+@api("Create tenant", tags="admin", body=CreateTenant, status=201)
 @requires(Perm.TENANTS_MANAGE)
 async def create_tenant(request: web.Request) -> web.Response:
     body = await json_body(request, CreateTenant)
@@ -95,6 +97,11 @@ async def create_tenant(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/tenants")
+@api(
+    "List tenants",
+    tags="admin",
+    query={"limit": "integer", "offset": "integer", "status": "string"},
+)
 @requires(Perm.TENANTS_MANAGE)
 async def list_tenants(request: web.Request) -> web.Response:
     status = request.query.get("status")
@@ -108,6 +115,7 @@ async def list_tenants(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/tenants/{tenant_id}")
+@api("Get tenant", tags="admin")
 @requires(Perm.TENANTS_MANAGE)
 async def get_tenant(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -140,18 +148,21 @@ async def _set_status(request: web.Request, status: str) -> web.Response:
 
 
 @routes.post("/api/v1/admin/tenants/{tenant_id}/suspend")
+@api("Suspend tenant", tags="admin")
 @requires(Perm.TENANTS_MANAGE)
 async def suspend_tenant(request: web.Request) -> web.Response:
     return await _set_status(request, "suspended")
 
 
 @routes.post("/api/v1/admin/tenants/{tenant_id}/reactivate")
+@api("Reactivate tenant", tags="admin")
 @requires(Perm.TENANTS_MANAGE)
 async def reactivate_tenant(request: web.Request) -> web.Response:
     return await _set_status(request, "active")
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/plan")
+@api("Update plan", tags="admin", body=UpdatePlan)
 @requires(Perm.TENANTS_MANAGE)
 async def update_plan(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -181,6 +192,14 @@ async def update_plan(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/staff")
+@api(
+    "Create staff",
+    tags="admin",
+    body=CreateStaff,
+    status=201,
+    query={"tenant_id": "uuid"},
+    errors=("limit_exceeded",),
+)
 @requires(Perm.STAFF_MANAGE)
 async def create_staff(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -217,6 +236,7 @@ async def create_staff(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/staff")
+@api("List staff", tags="admin", query={"tenant_id": "uuid"})
 @requires(Perm.STAFF_MANAGE)
 async def list_staff(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -226,6 +246,7 @@ async def list_staff(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/staff/{user_id}/assignments")
+@api("Assign staff", tags="admin", body=StaffAssignments, query={"tenant_id": "uuid"})
 @requires(Perm.STAFF_MANAGE)
 async def assign_staff(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -276,6 +297,19 @@ def _query_uuid(request: web.Request, name: str) -> UUID | None:
 
 
 @routes.get("/api/v1/admin/audit")
+@api(
+    "List audit",
+    tags="admin",
+    query={
+        "limit": "integer",
+        "before_id": "integer",
+        "tenant_id": "uuid",
+        "actor_user_id": "uuid",
+        "since": "date-time",
+        "until": "date-time",
+        "action": "string",
+    },
+)
 @requires(Perm.AUDIT_READ)
 async def list_audit(request: web.Request) -> web.Response:
     principal = principal_of(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.api_spec import api
 from hub.astrology import CONSULTATIONS, REMEDIES, REPORT_ORDERS
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
@@ -26,6 +27,7 @@ MAX_LIST = 200
 
 
 @routes.get("/api/v1/consultation-settings")
+@api("Get settings", tags="astrology", query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_READ)
 async def get_settings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -36,6 +38,7 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/consultation-settings")
+@api("Put settings", tags="astrology", body=ConsultationSettings, query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_WRITE)
 async def put_settings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -47,6 +50,7 @@ async def put_settings(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/meeting")
+@api("Get meeting", tags="astrology")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_meeting(request: web.Request) -> web.Response:
     result = await request.app[CONSULTATIONS].meeting(
@@ -56,6 +60,14 @@ async def get_meeting(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/report-products/{product_id}")
+@api(
+    "Put product",
+    tags="astrology",
+    body=PutReportProduct,
+    status=201,
+    also=(200,),
+    query={"tenant_id": "uuid"},
+)
 @requires(Perm.CATALOG_WRITE)
 async def put_product(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -70,6 +82,7 @@ async def put_product(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/report-products")
+@api("List products", tags="astrology", query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_READ)
 async def list_products(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -78,6 +91,7 @@ async def list_products(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/report-orders")
+@api("Create order", tags="astrology", body=CreateReportOrder, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def create_order(request: web.Request) -> web.Response:
     body = await json_body(request, CreateReportOrder)
@@ -86,6 +100,7 @@ async def create_order(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/report-orders")
+@api("List orders", tags="astrology", query={"limit": "integer"})
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_orders(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=50, low=1, high=MAX_LIST)
@@ -94,6 +109,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/report-orders/{order_id}")
+@api("Get order", tags="astrology")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_order(request: web.Request) -> web.Response:
     result = await request.app[REPORT_ORDERS].get(
@@ -103,6 +119,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/report-orders/{order_id}/uploads")
+@api("Request order upload", tags="astrology", body=RequestOrderUpload, status=201)
 @requires(Perm.BOOKINGS_MANAGE)
 async def request_order_upload(request: web.Request) -> web.Response:
     body = await json_body(request, RequestOrderUpload)
@@ -113,6 +130,7 @@ async def request_order_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/report-orders/{order_id}/complete")
+@api("Complete order upload", tags="astrology", body=CompleteOrderUpload)
 @requires(Perm.BOOKINGS_MANAGE)
 async def complete_order_upload(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteOrderUpload)
@@ -126,6 +144,7 @@ async def complete_order_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/remedies")
+@api("Assign remedy", tags="astrology", body=AssignRemedy, status=201, also=(200,))
 @requires(Perm.REMINDERS_PLAN)
 async def assign_remedy(request: web.Request) -> web.Response:
     body = await json_body(request, AssignRemedy)
@@ -136,6 +155,7 @@ async def assign_remedy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/remedies")
+@api("List remedies", tags="astrology", query={"limit": "integer"})
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_remedies(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=50, low=1, high=MAX_LIST)
@@ -144,6 +164,7 @@ async def list_remedies(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/remedies/{remedy_id}/complete")
+@api("Complete remedy", tags="astrology", body=CompleteRemedy)
 @requires(Perm.BOOKINGS_CREATE)
 async def complete_remedy(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteRemedy)

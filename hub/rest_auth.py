@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context, client_ip
 from hub.restkit import json_body, json_response
@@ -65,6 +66,14 @@ async def _check_tenant_active(request: web.Request, user: UserRecord) -> None:
 
 
 @routes.post("/api/v1/auth/register")
+@api(
+    "Register a user and get tokens",
+    tags="auth",
+    body=RegisterRequest,
+    response=TokenResponse,
+    status=201,
+    errors=("tenant_suspended",),
+)
 @requires(Perm.PUBLIC)
 async def register(request: web.Request) -> web.Response:
     body = await json_body(request, RegisterRequest)
@@ -90,6 +99,13 @@ async def register(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/login")
+@api(
+    "Log in and get tokens",
+    tags="auth",
+    body=LoginRequest,
+    response=TokenResponse,
+    errors=("tenant_suspended",),
+)
 @requires(Perm.PUBLIC)
 async def login(request: web.Request) -> web.Response:
     body = await json_body(request, LoginRequest)
@@ -141,6 +157,13 @@ def _masked(identifier: str) -> str:
 
 
 @routes.post("/api/v1/auth/refresh")
+@api(
+    "Rotate a refresh token for fresh tokens",
+    tags="auth",
+    body=RefreshRequest,
+    response=TokenResponse,
+    errors=("tenant_suspended",),
+)
 @requires(Perm.PUBLIC)
 async def refresh(request: web.Request) -> web.Response:
     body = await json_body(request, RefreshRequest)
@@ -166,6 +189,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/logout")
+@api("Revoke a refresh token's session family", tags="auth", body=RefreshRequest, status=204)
 @requires(Perm.PUBLIC)
 async def logout(request: web.Request) -> web.Response:
     body = await json_body(request, RefreshRequest)
@@ -195,6 +219,7 @@ def _me(user: UserRecord) -> MeView:
 
 
 @routes.get("/api/v1/me")
+@api("The caller's profile", tags="auth", response=MeView)
 @requires(Perm.AUTHENTICATED)
 async def get_me(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -206,6 +231,7 @@ async def get_me(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/me")
+@api("Update the caller's profile", tags="auth", body=UpdateMe, response=MeView)
 @requires(Perm.AUTHENTICATED)
 async def put_me(request: web.Request) -> web.Response:
     principal = principal_of(request)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from actors.commands import RefreshTenantCommand, SetSlotCapacityCommand
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.rest_admin import acting_tenant
@@ -86,6 +87,15 @@ async def _tenant_zone(conn: asyncpg.Connection, tenant_id: UUID) -> ZoneInfo:
 
 
 @routes.post(_RESOURCES)
+@api(
+    "Create resource",
+    tags="catalog",
+    body=CreateResource,
+    response=ResourceView,
+    status=201,
+    query={"tenant_id": "uuid"},
+    errors=("conflict", "limit_exceeded"),
+)
 @requires(Perm.CATALOG_WRITE)
 async def create_resource(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -114,6 +124,7 @@ async def create_resource(request: web.Request) -> web.Response:
 
 
 @routes.get(_RESOURCES)
+@api("List resources", tags="catalog", query={"include_archived": "boolean"})
 @requires(Perm.CATALOG_READ)
 async def list_resources(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -130,6 +141,7 @@ async def list_resources(request: web.Request) -> web.Response:
 
 
 @routes.get(_RESOURCE)
+@api("Get resource", tags="catalog", response=ResourceView, query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_READ)
 async def get_resource(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -142,6 +154,14 @@ async def get_resource(request: web.Request) -> web.Response:
 
 
 @routes.patch(_RESOURCE)
+@api(
+    "Update resource",
+    tags="catalog",
+    body=UpdateResource,
+    response=ResourceView,
+    query={"tenant_id": "uuid"},
+    errors=("conflict", "limit_exceeded"),
+)
 @requires(Perm.CATALOG_WRITE)
 async def update_resource(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -190,6 +210,7 @@ async def update_resource(request: web.Request) -> web.Response:
 
 
 @routes.delete(_RESOURCE)
+@api("Delete resource", tags="catalog", response=ResourceRemoved, query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_WRITE)
 async def delete_resource(request: web.Request) -> web.Response:
     """Deleted when nothing refers to it (no holds on its slots); archived otherwise."""
@@ -230,6 +251,14 @@ async def delete_resource(request: web.Request) -> web.Response:
 
 
 @routes.post(_RESOURCE + "/slots:generate")
+@api(
+    "Generate slots",
+    tags="catalog",
+    body=WeeklySchedule,
+    response=GenerateSlotsResult,
+    query={"tenant_id": "uuid"},
+    errors=("conflict",),
+)
 @requires(Perm.CATALOG_WRITE)
 async def generate_slots(request: web.Request) -> web.Response:
     """Idempotent: a slot that exists (same resource and start) is skipped, not changed."""
@@ -288,6 +317,12 @@ def _query_date(request: web.Request, name: str, default: date | None = None) ->
 
 
 @routes.get(_RESOURCE + "/slots")
+@api(
+    "List slots",
+    tags="catalog",
+    response=SlotList,
+    query={"limit": "integer", "from": "date", "to": "date", "tenant_id": "uuid"},
+)
 @requires(Perm.CATALOG_READ)
 async def list_slots(request: web.Request) -> web.Response:
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (tenant-local dates, ``to`` defaults to ``from``)."""
@@ -317,6 +352,7 @@ async def list_slots(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/catalog/slots/{slot_id}")
+@api("Update slot", tags="catalog", body=UpdateSlot, response=SlotView, query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_WRITE)
 async def update_slot(request: web.Request) -> web.Response:
     """Capacity below what is held and confirmed is a ``conflict`` and changes nothing."""

@@ -8,6 +8,7 @@ from uuid import UUID
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.deliveries import requeue
 from hub.guard import principal_of, requires
 from hub.restkit import json_body, query_int
@@ -22,6 +23,7 @@ STATUSES = ("queued", "sending", "sent", "failed", "dead", "skipped_insufficient
 
 
 @routes.get("/api/v1/me/notification-preferences")
+@api("Get preferences", tags="deliveries")
 @requires(Perm.AUTHENTICATED)
 async def get_preferences(request: web.Request) -> web.Response:
     async with request.app[keys.DB].acquire() as conn:
@@ -30,6 +32,7 @@ async def get_preferences(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/me/notification-preferences")
+@api("Set preferences", tags="deliveries", body=SetPreferences)
 @requires(Perm.AUTHENTICATED)
 async def set_preferences(request: web.Request) -> web.Response:
     body = await json_body(request, SetPreferences)
@@ -66,6 +69,11 @@ def _scope(request: web.Request) -> UUID | None:
 
 
 @routes.get("/api/v1/admin/deliveries")
+@api(
+    "List deliveries",
+    tags="deliveries",
+    query={"limit": "integer", "status": "string", "user_id": "uuid", "tenant_id": "uuid"},
+)
 @requires(Perm.DELIVERIES_MANAGE)
 async def list_deliveries(request: web.Request) -> web.Response:
     status = request.query.get("status")
@@ -88,6 +96,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/admin/deliveries/requeue")
+@api("Requeue deliveries", tags="deliveries", body=RequeueDeliveries, query={"tenant_id": "uuid"})
 @requires(Perm.DELIVERIES_MANAGE)
 async def requeue_deliveries(request: web.Request) -> web.Response:
     body = await json_body(request, RequeueDeliveries)

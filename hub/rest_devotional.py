@@ -12,6 +12,7 @@ from uuid import UUID
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.devotional import DevotionalBookings
 from hub.group_payments import GroupPayments
 from hub.guard import principal_of, requires
@@ -70,6 +71,7 @@ async def devotional_context(app: web.Application) -> AsyncIterator[None]:
 
 
 @routes.post("/api/v1/devotional/bookings")
+@api("Book puja", tags="devotional", body=BookPuja, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def book_puja(request: web.Request) -> web.Response:
     body = await json_body(request, BookPuja)
@@ -78,6 +80,7 @@ async def book_puja(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/yatra-bookings")
+@api("Book yatra", tags="devotional", body=BookYatra, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def book_yatra(request: web.Request) -> web.Response:
     body = await json_body(request, BookYatra)
@@ -86,6 +89,7 @@ async def book_yatra(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/devotional/bookings/{group_id}")
+@api("Get group", tags="devotional")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].view(principal_of(request), path_uuid(request, "group_id"))
@@ -93,6 +97,7 @@ async def get_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/bookings/{group_id}/pay-from-wallet")
+@api("Pay group", tags="devotional")
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].pay_from_wallet(
@@ -102,6 +107,7 @@ async def pay_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/bookings/{group_id}/pay")
+@api("Pay whole group", tags="devotional", body=PayGroup)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_whole_group(request: web.Request) -> web.Response:
     body = await json_body(request, PayGroup)
@@ -112,6 +118,7 @@ async def pay_whole_group(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/devotional/bookings/{group_id}")
+@api("Release group", tags="devotional")
 @requires(Perm.BOOKINGS_CREATE)
 async def release_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].release(
@@ -124,6 +131,7 @@ async def release_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/slots/{slot_id}/waitlist")
+@api("Join waitlist", tags="devotional", body=JoinWaitlist, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def join_waitlist(request: web.Request) -> web.Response:
     body = await json_body(request, JoinWaitlist)
@@ -134,6 +142,7 @@ async def join_waitlist(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/waitlist/{entry_id}")
+@api("Get waitlist entry", tags="devotional")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_waitlist_entry(request: web.Request) -> web.Response:
     view = await request.app[WAITLIST].get(principal_of(request), path_uuid(request, "entry_id"))
@@ -141,6 +150,7 @@ async def get_waitlist_entry(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/waitlist/{entry_id}")
+@api("Leave waitlist", tags="devotional")
 @requires(Perm.BOOKINGS_CREATE)
 async def leave_waitlist(request: web.Request) -> web.Response:
     view = await request.app[WAITLIST].leave(principal_of(request), path_uuid(request, "entry_id"))
@@ -171,6 +181,11 @@ def _query_date(request: web.Request, name: str) -> date | None:
 
 
 @routes.get("/api/v1/staff/bookings")
+@api(
+    "Staff bookings",
+    tags="devotional",
+    query={"limit": "integer", "staff_user_id": "uuid", "from": "date", "tenant_id": "uuid"},
+)
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def staff_bookings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -185,6 +200,11 @@ async def staff_bookings(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/staff/earnings")
+@api(
+    "Staff earnings",
+    tags="devotional",
+    query={"limit": "integer", "staff_user_id": "uuid", "tenant_id": "uuid"},
+)
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def staff_earnings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -198,6 +218,7 @@ async def staff_earnings(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/commission")
+@api("Set commission", tags="devotional", body=SetCommission)
 @requires(Perm.TENANTS_MANAGE)
 async def set_commission(request: web.Request) -> web.Response:
     body = await json_body(request, SetCommission)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.errors import error_response
 from hub.guard import requires
+from protocols.api_responses import StoredFile
 from protocols.errors import Forbidden, Invalid
 from protocols.permissions import Perm
 
@@ -20,6 +22,20 @@ CHUNK_BYTES = 256 * 1024
 
 
 @routes.put("/api/v1/files/{key:.+}")
+@api(
+    "Upload to a signed URL of the local file store",
+    tags="files",
+    body={"type": "string", "format": "binary"},
+    response=StoredFile,
+    status=413,
+    query={
+        "content_type": "string!",
+        "max_bytes": "integer!",
+        "expires": "integer!",
+        "signature": "string!",
+    },
+    body_media_type="application/octet-stream",
+)
 @requires(Perm.PUBLIC)
 async def put_file(request: web.Request) -> web.Response:
     store = request.app[keys.LOCAL_FILES]
@@ -52,6 +68,13 @@ async def put_file(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/files/{key:.+}")
+@api(
+    "Download from a signed URL of the local file store",
+    tags="files",
+    response={"type": "string", "format": "binary"},
+    query={"download_name": "string!", "expires": "integer!", "signature": "string!"},
+    response_media_type="application/octet-stream",
+)
 @requires(Perm.PUBLIC)
 async def get_file(request: web.Request) -> web.StreamResponse:
     store = request.app[keys.LOCAL_FILES]

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import requires
 from hub.requests import audit_context
 from hub.restkit import json_body, json_response, path_uuid
@@ -53,6 +54,7 @@ def _audited(config: store.GatewayConfig | None) -> dict[str, Any] | None:
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/gateways/{gateway}")
+@api("Configure gateway", tags="gateways", body=ConfigureGateway, response=GatewayConfigView)
 @requires(Perm.TENANTS_MANAGE)
 async def configure_gateway(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -95,6 +97,7 @@ async def configure_gateway(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/tenants/{tenant_id}/gateways")
+@api("List gateways", tags="gateways")
 @requires(Perm.TENANTS_MANAGE)
 async def list_gateways(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -108,6 +111,7 @@ async def list_gateways(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/payment-routing")
+@api("Set payment routing", tags="gateways", body=PaymentRouting)
 @requires(Perm.TENANTS_MANAGE)
 async def set_payment_routing(request: web.Request) -> web.Response:
     """Pin a gateway or split traffic by percentage; ``{"mode": "cheapest"}`` undoes it."""

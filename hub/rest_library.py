@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import idempotency_key, json_body, path_uuid
@@ -18,6 +19,7 @@ _CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-e
 
 
 @routes.post("/api/v1/seat-plans")
+@api("Book seat plan", tags="library", body=BookSeatPlan, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def book_seat_plan(request: web.Request) -> web.Response:
     body = await json_body(request, BookSeatPlan)
@@ -28,18 +30,21 @@ async def book_seat_plan(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/seat-plans")
+@api("List seat plans", tags="library")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_seat_plans(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.LIBRARY].plans.list_own(principal_of(request)))
 
 
 @routes.get("/api/v1/attendance/qr")
+@api("Attendance qr", tags="library")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def attendance_qr(request: web.Request) -> web.Response:
     return web.json_response(request.app[keys.LIBRARY].attendance.qr_for(principal_of(request)))
 
 
 @routes.post("/api/v1/attendance/check-in")
+@api("Check in", tags="library", body=AttendanceScan)
 @requires(Perm.LIVE_PUSH)
 async def check_in(request: web.Request) -> web.Response:
     body = await json_body(request, AttendanceScan)
@@ -50,6 +55,7 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/attendance/check-out")
+@api("Check out", tags="library", body=AttendanceScan)
 @requires(Perm.LIVE_PUSH)
 async def check_out(request: web.Request) -> web.Response:
     body = await json_body(request, AttendanceScan)
@@ -60,6 +66,7 @@ async def check_out(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/libraries/{library_id}/occupancy")
+@api("Occupancy", tags="library")
 @requires(Perm.AVAILABILITY_READ)
 async def occupancy(request: web.Request) -> web.Response:
     result = await request.app[keys.LIBRARY].attendance.occupancy(
@@ -69,6 +76,7 @@ async def occupancy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/libraries/{library_id}/attendance")
+@api("Attendance of day", tags="library", query={"date": "date!"})
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def attendance_of_day(request: web.Request) -> web.Response:
     day = request.query.get("date")
@@ -81,6 +89,15 @@ async def attendance_of_day(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/students/import")
+@api(
+    "Import students from CSV (text/csv or multipart/form-data)",
+    tags="library",
+    body={"type": "string"},
+    status=201,
+    also=(200,),
+    idempotency=True,
+    body_media_type="text/csv",
+)
 @requires(Perm.STAFF_MANAGE)
 async def import_students(request: web.Request) -> web.Response:
     key = None
@@ -94,6 +111,7 @@ async def import_students(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/students/{user_id}/fee-due")
+@api("Fee due", tags="library", body=FeeDue, status=201, also=(200,))
 @requires(Perm.REMINDERS_PLAN)
 async def fee_due(request: web.Request) -> web.Response:
     body = await json_body(request, FeeDue)

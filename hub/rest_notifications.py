@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid, query_int
@@ -17,6 +18,11 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/notifications")
+@api(
+    "List notifications",
+    tags="notifications",
+    query={"limit": "integer", "unread_only": "boolean", "cursor": "string"},
+)
 @requires(Perm.AUTHENTICATED)
 async def list_notifications(request: web.Request) -> web.Response:
     unread = request.query.get("unread_only", "false").lower()
@@ -32,12 +38,14 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/notifications/read-all")
+@api("Read all", tags="notifications")
 @requires(Perm.AUTHENTICATED)
 async def read_all(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.INBOX].read(principal_of(request), None))
 
 
 @routes.put("/api/v1/notifications/{notification_id}/read")
+@api("Read one", tags="notifications")
 @requires(Perm.AUTHENTICATED)
 async def read_one(request: web.Request) -> web.Response:
     note_id = path_uuid(request, "notification_id")
@@ -45,6 +53,7 @@ async def read_one(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tenants/{tenant_id}/notifications")
+@api("Send system notice", tags="notifications", body=SendSystemNotice, status=202)
 @requires(Perm.NOTIFICATIONS_SEND)
 async def send_system_notice(request: web.Request) -> web.Response:
     body = await json_body(request, SendSystemNotice)
@@ -55,6 +64,7 @@ async def send_system_notice(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/bookings/{booking_id}/assignee")
+@api("Assign staff", tags="notifications", body=AssignStaff)
 @requires(Perm.BOOKINGS_MANAGE)
 async def assign_staff(request: web.Request) -> web.Response:
     body = await json_body(request, AssignStaff)
@@ -68,6 +78,7 @@ async def assign_staff(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/streams/{stream_id}")
+@api("Get stream", tags="notifications")
 @requires(Perm.AUTHENTICATED)
 async def get_stream(request: web.Request) -> web.Response:
     session = await request.app[keys.STREAMS].describe(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.padel import OPEN_MATCHES, SPLITS
 from hub.restkit import json_body, path_uuid
@@ -14,6 +15,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/holds/{hold_id}/split")
+@api("Create split", tags="padel", body=CreateSplit, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def create_split(request: web.Request) -> web.Response:
     body = await json_body(request, CreateSplit)
@@ -24,6 +26,7 @@ async def create_split(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/holds/{hold_id}/split")
+@api("Get split", tags="padel")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_split(request: web.Request) -> web.Response:
     view = await request.app[SPLITS].view(principal_of(request), path_uuid(request, "hold_id"))
@@ -31,6 +34,7 @@ async def get_split(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/holds/{hold_id}/split/pay")
+@api("Pay share", tags="padel", body=PayShare)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_share(request: web.Request) -> web.Response:
     body = await json_body(request, PayShare)
@@ -41,6 +45,7 @@ async def pay_share(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/open-match")
+@api("Open match", tags="padel", body=OpenMatch, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def open_match(request: web.Request) -> web.Response:
     body = await json_body(request, OpenMatch)
@@ -51,6 +56,7 @@ async def open_match(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/open-matches")
+@api("List open matches", tags="padel", query={"date": "date"})
 @requires(Perm.AVAILABILITY_READ)
 async def list_open_matches(request: web.Request) -> web.Response:
     result = await request.app[OPEN_MATCHES].list(principal_of(request), request.query.get("date"))
@@ -58,6 +64,7 @@ async def list_open_matches(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/open-matches/{match_id}/join")
+@api("Join open match", tags="padel", body=JoinMatch, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def join_open_match(request: web.Request) -> web.Response:
     body = await json_body(request, JoinMatch)

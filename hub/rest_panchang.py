@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.rest_admin import acting_tenant
@@ -17,6 +18,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/panchang")
+@api("Get panchang", tags="panchang", query=PanchangQuery)
 @requires(Perm.AUTHENTICATED)
 async def get_panchang(request: web.Request) -> web.Response:
     query = PanchangQuery.model_validate(dict(request.query))
@@ -26,6 +28,15 @@ async def get_panchang(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/festivals")
+@api(
+    "Create festival",
+    tags="panchang",
+    body=CreateFestival,
+    status=201,
+    also=(200,),
+    query={"tenant_id": "uuid"},
+    idempotency=True,
+)
 @requires(Perm.CATALOG_WRITE)
 async def create_festival(request: web.Request) -> web.Response:
     body = await json_body(request, CreateFestival)
@@ -38,6 +49,7 @@ async def create_festival(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/tenants/{tenant_id}/festivals")
+@api("List festivals", tags="panchang", query={"from": "date", "to": "date"})
 @requires(Perm.AUTHENTICATED)
 async def list_festivals(request: web.Request) -> web.Response:
     result = await request.app[keys.FESTIVALS].between(

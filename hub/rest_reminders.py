@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.astrology import CONSULTATIONS
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
@@ -16,6 +17,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reminders")
+@api("Plan reminders", tags="reminders", body=PlanReminders, status=201, also=(200,))
 @requires(Perm.REMINDERS_PLAN)
 async def plan_reminders(request: web.Request) -> web.Response:
     body = await json_body(request, PlanReminders)
@@ -26,6 +28,7 @@ async def plan_reminders(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/reminders")
+@api("List reminders", tags="reminders")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_reminders(request: web.Request) -> web.Response:
     result = await request.app[keys.REMINDERS].list(
@@ -35,6 +38,7 @@ async def list_reminders(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reschedule")
+@api("Reschedule booking", tags="reminders", body=RescheduleBooking)
 @requires(Perm.BOOKINGS_CREATE)
 async def reschedule_booking(request: web.Request) -> web.Response:
     body = await json_body(request, RescheduleBooking)

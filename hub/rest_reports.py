@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid
@@ -20,6 +21,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reports/uploads")
+@api("Request upload", tags="reports", body=RequestReportUpload, status=201)
 @requires(Perm.LIVE_PUSH)
 async def request_upload(request: web.Request) -> web.Response:
     body = await json_body(request, RequestReportUpload)
@@ -30,6 +32,7 @@ async def request_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reports/complete")
+@api("Complete upload", tags="reports", body=CompleteReportUpload)
 @requires(Perm.LIVE_PUSH)
 async def complete_upload(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteReportUpload)
@@ -43,6 +46,7 @@ async def complete_upload(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/reports")
+@api("List reports", tags="reports")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_reports(request: web.Request) -> web.Response:
     answer = await request.app[keys.REPORTS].list_reports(
@@ -52,6 +56,7 @@ async def list_reports(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tenants/{tenant_id}/reports/bulk-uploads")
+@api("Request bulk uploads", tags="reports", body=RequestBulkUploads, status=201)
 @requires(Perm.BOOKINGS_MANAGE)
 async def request_bulk_uploads(request: web.Request) -> web.Response:
     body = await json_body(request, RequestBulkUploads)
@@ -62,6 +67,7 @@ async def request_bulk_uploads(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tenants/{tenant_id}/reports/bulk-complete")
+@api("Complete bulk uploads", tags="reports", body=CompleteBulkUploads)
 @requires(Perm.BOOKINGS_MANAGE)
 async def complete_bulk_uploads(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteBulkUploads)

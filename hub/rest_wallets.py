@@ -9,11 +9,13 @@ from aiohttp import web
 
 from actors.ledger import PostSpec, VoidSpec
 from hub import keys
+from hub.api_spec import api
 from hub.auth import Principal
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import idempotency_key, json_body, json_response, path_uuid, query_int
 from hub.wallets import transfer_view, wallet_view
+from protocols.api_responses import TransferList, WalletList
 from protocols.errors import Invalid, NotFound
 from protocols.permissions import Perm
 from protocols.wallets import (
@@ -22,7 +24,9 @@ from protocols.wallets import (
     DeductCredits,
     PostWalletHold,
     PurchaseCredits,
+    TransferView,
     VoidWalletHold,
+    WalletView,
 )
 from storage import audit
 from storage.ledger_records import TransferRecord
@@ -43,6 +47,7 @@ def _transfers(records: tuple[TransferRecord, ...]) -> web.Response:
 
 
 @routes.get("/api/v1/wallets/me")
+@api("The caller's wallets", tags="wallets", response=WalletList)
 @requires(Perm.WALLET_READ_OWN)
 async def my_wallets(request: web.Request) -> web.Response:
     views = await request.app[keys.WALLETS].my_wallets(principal_of(request))
@@ -50,6 +55,7 @@ async def my_wallets(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/wallets/{wallet_id}")
+@api("Get wallet", tags="wallets", response=WalletView)
 @requires(Perm.WALLET_READ_OWN)
 async def get_wallet(request: web.Request) -> web.Response:
     account = await request.app[keys.WALLETS].wallet(
@@ -59,6 +65,7 @@ async def get_wallet(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/wallets/{wallet_id}/ledger")
+@api("Wallet ledger", tags="wallets", query={"cursor": "integer", "limit": "integer"})
 @requires(Perm.WALLET_READ_OWN)
 async def wallet_ledger(request: web.Request) -> web.Response:
     cursor = query_int(request, "cursor", default=0, low=0, high=2**62) or None
@@ -70,6 +77,14 @@ async def wallet_ledger(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/wallets/{wallet_id}/holds")
+@api(
+    "Create wallet hold",
+    tags="wallets",
+    body=CreateWalletHold,
+    response=TransferView,
+    status=201,
+    idempotency=True,
+)
 @requires(Perm.WALLET_HOLD)
 async def create_wallet_hold(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -108,18 +123,32 @@ async def _resolve_hold(request: web.Request, action: str) -> web.Response:
 
 
 @routes.post("/api/v1/wallet-holds/{pending_id}/post")
+@api(
+    "Post wallet hold", tags="wallets", body=PostWalletHold, response=TransferView, idempotency=True
+)
 @requires(Perm.WALLET_HOLD)
 async def post_wallet_hold(request: web.Request) -> web.Response:
     return await _resolve_hold(request, "post")
 
 
 @routes.post("/api/v1/wallet-holds/{pending_id}/void")
+@api(
+    "Void wallet hold", tags="wallets", body=VoidWalletHold, response=TransferView, idempotency=True
+)
 @requires(Perm.WALLET_HOLD)
 async def void_wallet_hold(request: web.Request) -> web.Response:
     return await _resolve_hold(request, "void")
 
 
 @routes.post("/api/v1/admin/credits/purchase")
+@api(
+    "Purchase credits",
+    tags="wallets",
+    body=PurchaseCredits,
+    response=TransferList,
+    status=201,
+    idempotency=True,
+)
 @requires(Perm.CREDITS_ALLOCATE)
 async def purchase_credits(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -136,6 +165,14 @@ async def purchase_credits(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/admin/credits/allocate")
+@api(
+    "Allocate credits",
+    tags="wallets",
+    body=AllocateCredits,
+    response=TransferList,
+    status=201,
+    idempotency=True,
+)
 @requires(Perm.CREDITS_ALLOCATE)
 async def allocate_credits(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -153,6 +190,14 @@ async def allocate_credits(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/credits/deduct")
+@api(
+    "Deduct credits",
+    tags="wallets",
+    body=DeductCredits,
+    response=TransferView,
+    status=201,
+    idempotency=True,
+)
 @requires(Perm.CREDITS_DEDUCT)
 async def deduct_credits(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -167,6 +212,7 @@ async def deduct_credits(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/credits/wallets")
+@api("Tenants' messaging-credit wallets", tags="wallets", response=WalletList)
 @requires(Perm.CREDITS_ALLOCATE)
 async def credit_wallets(request: web.Request) -> web.Response:
     views = await request.app[keys.WALLETS].credit_wallets()
@@ -174,6 +220,7 @@ async def credit_wallets(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/credits/profit")
+@api("Credit profit", tags="wallets")
 @requires(Perm.CREDITS_ALLOCATE)
 async def credit_profit(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.WALLETS].credit_profit())
