@@ -55,7 +55,7 @@ LOG_LIMIT = 10_000
 class WebhookPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    duplicate: int = Field(default=1, ge=1, le=20)
+    duplicate: int = Field(default=1, ge=1, le=100)
     reorder: bool = False
     drop: bool = False
     delay_secs: float = Field(default=0.0, ge=0, le=3600)
