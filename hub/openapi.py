@@ -227,7 +227,8 @@ def _operation(r: DocumentedRoute, schemas: _Schemas, statuses: dict[str, int]) 
         codes |= {"unauthorized", "forbidden", "tenant_suspended"}
     if path_params:
         codes.add("not_found")
-    for status in sorted({statuses[c] for c in codes} | {400}):
+    not_json = {400} if spec.body_media_type == "application/json" and spec.body else set()
+    for status in sorted({statuses[c] for c in codes} | not_json):
         responses.setdefault(str(status), {"$ref": f"#/components/responses/Error{status}"})
     responses["default"] = {"$ref": "#/components/responses/ErrorDefault"}
     op["responses"] = responses

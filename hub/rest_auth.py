@@ -104,7 +104,7 @@ async def register(request: web.Request) -> web.Response:
     tags="auth",
     body=LoginRequest,
     response=TokenResponse,
-    errors=("tenant_suspended",),
+    errors=("rate_limited", "tenant_suspended"),
 )
 @requires(Perm.PUBLIC)
 async def login(request: web.Request) -> web.Response:

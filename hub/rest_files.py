@@ -27,7 +27,9 @@ CHUNK_BYTES = 256 * 1024
     tags="files",
     body={"type": "string", "format": "binary"},
     response=StoredFile,
-    status=413,
+    errors=("forbidden",),
+    description="413 (code invalid, details.reason too_large) past max_bytes; 403 forbidden "
+    "for a bad or expired signature or a Content-Type other than the signed one.",
     query={
         "content_type": "string!",
         "max_bytes": "integer!",
@@ -73,6 +75,7 @@ async def put_file(request: web.Request) -> web.Response:
     tags="files",
     response={"type": "string", "format": "binary"},
     query={"download_name": "string!", "expires": "integer!", "signature": "string!"},
+    errors=("forbidden",),
     response_media_type="application/octet-stream",
 )
 @requires(Perm.PUBLIC)
