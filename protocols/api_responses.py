@@ -22,7 +22,7 @@ class HealthStatus(WireModel):
 
 class ReadinessCheck(WireModel):
     ok: bool
-    latency_ms: float | None = Field(default=None, description="present when ok")
+    latency_ms: float | None = None
     error: str | None = Field(default=None, description="present when not ok")
 
 
@@ -30,7 +30,9 @@ class ReadinessReport(WireModel):
     """``GET /readyz``: 200 when every dependency answers, else 503 with the same shape."""
 
     status: Literal["ready", "not_ready"]
-    checks: dict[str, ReadinessCheck] = Field(description="keyed by postgres, ray")
+    checks: dict[str, ReadinessCheck] = Field(
+        description="keyed by postgres, ray and, when REDIS_URL is set, redis"
+    )
 
 
 class WalletList(WireModel):
