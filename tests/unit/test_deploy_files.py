@@ -265,6 +265,11 @@ def test_hub_deployment_probes_drain_and_run_unprivileged() -> None:
         selector = docs[kind]["spec"]["selector"]
         selector = selector.get("matchLabels", selector)
         assert selector.items() <= labels.items(), kind
+    # Service links would inject SEVA_<SERVICE>_PORT=tcp://... variables, which the
+    # SEVA_-prefixed settings could read (a Service named "seva" would set SEVA_PORT).
+    for _, doc in k8s_docs():
+        for template in pod_templates(doc):
+            assert template["spec"]["enableServiceLinks"] is False, doc["metadata"]["name"]
     migrate = next(d for _, d in k8s_docs() if d["kind"] == "Job")
     assert migrate["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
 
