@@ -26,7 +26,7 @@ run:
 	$(VENV)/bin/seva serve --demo $(ARGS)
 
 test:
-	$(BOOTSTRAP) --with-redis
+	$(BOOTSTRAP) --with-redis --with-browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy hub actors storage protocols
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Prepare this checkout to run or test Seva Hub: a .venv with the project installed
 # (editable, with test extras) and the PostgreSQL server binaries; with --with-redis also
-# redis-server. Idempotent, and quick when nothing changed. Run from the repository root
-# (the Makefile does).
+# redis-server; with --with-browser Debian's chromium, Node.js and the npm packages of the
+# browser test (tests/browser) and the Node.js client (deploy/examples/node-client). Always:
+# the web board's socket.io-client, vendored from the npm registry with a pinned integrity
+# (deploy/scripts/vendor_board.py; needs no Node.js). Idempotent, and quick when nothing
+# changed. Run from the repository root (the Makefile does).
 #
 # Missing system packages are installed with apt-get when running as root; otherwise the
 # script stops and names them.
@@ -15,14 +18,16 @@ die() {
 }
 
 with_redis=0
+with_browser=0
 for arg in "$@"; do
   case "$arg" in
     --with-redis) with_redis=1 ;;
+    --with-browser) with_browser=1 ;;
     -h | --help)
-      echo "usage: bash deploy/scripts/bootstrap.sh [--with-redis]"
+      echo "usage: bash deploy/scripts/bootstrap.sh [--with-redis] [--with-browser]"
       exit 0
       ;;
-    *) die "unknown argument '$arg' (usage: bootstrap.sh [--with-redis])" ;;
+    *) die "unknown argument '$arg' (usage: bootstrap.sh [--with-redis] [--with-browser])" ;;
   esac
 done
 
@@ -95,6 +100,13 @@ if [[ $with_redis -eq 1 ]] && ! have_redis_server; then
   apt_packages+=(redis-server)
   installing_redis=1
 fi
+if [[ $with_browser -eq 1 ]]; then
+  command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+  # Debian 12's nodejs is 18: enough for the Node client, while playwright-core (the board
+  # test) declares >= 20 (NodeSource's nodejs 20 is what the CI image has). npm is separate.
+  command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+fi
 
 # --- 2. install them -----------------------------------------------------------------------
 
@@ -158,6 +170,32 @@ else
   .venv/bin/python -m pip install --quiet -e '.[test]'
   printf '%s\n' "$wanted_stamp" >"$stamp_file.tmp"
   mv "$stamp_file.tmp" "$stamp_file"
+fi
+
+# --- 4. the web board's browser library, and the npm packages the browser tests use ----------
+
+# Not fatal for `make run`: without it the hub runs and the board page says how to get it.
+if ! .venv/bin/python deploy/scripts/vendor_board.py; then
+  [[ $with_browser -eq 0 ]] || die "could not vendor the web board's socket.io-client"
+  log "warning: the web board's socket.io-client is not vendored (see the error above)"
+fi
+
+# `npm ci` again only when a lock file changed (its hash is stamped into node_modules).
+npm_ci() {
+  local dir=$1 stamp="$1/node_modules/.seva-lock-sha256" wanted
+  wanted="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f $stamp && "$(cat "$stamp")" == "$wanted" ]]; then
+    return 0
+  fi
+  log "npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in $dir failed"
+  printf '%s\n' "$wanted" >"$stamp"
+}
+if [[ $with_browser -eq 1 ]]; then
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  [[ $node_major -ge 20 ]] || log "warning: Node.js $node_major here; playwright-core wants >= 20"
+  npm_ci tests/browser
+  npm_ci deploy/examples/node-client
 fi
 
 log "ready"
