@@ -487,6 +487,7 @@ async def private_postgres() -> AsyncIterator[PrivatePostgres]:
     """A started :class:`PrivatePostgres` (empty ``seva`` database, not migrated), stopped and
     deleted on exit."""
     root = Path(tempfile.mkdtemp(prefix="seva-pg-"))
+    os.chmod(root, 0o755)  # as root, the cluster runs as `postgres`, who must enter it
     server = PrivatePostgres(root)
     try:
         await server.start()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from hub.chaos.gateway_faults import run_gateway_faults
+from hub.chaos.hub_kill import run_hub_kill
 from hub.chaos.options import ChaosOptions
+from hub.chaos.postgres_restart import run_postgres_restart
+from hub.chaos.redis_restart import run_redis_restart
 from hub.chaos.report import ScenarioResult
 from hub.chaos.shards import run_shards
 
@@ -19,5 +22,8 @@ ScenarioFn = Callable[[ChaosOptions], Awaitable[ScenarioResult]]
 # violations.
 SCENARIOS: dict[str, ScenarioFn] = {
     "shards": run_shards,
+    "hub-kill": run_hub_kill,
+    "postgres-restart": run_postgres_restart,
+    "redis-restart": run_redis_restart,
     "gateway-faults": run_gateway_faults,
 }
