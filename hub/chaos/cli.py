@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="reproduce a run (default: random)")
     parser.add_argument("--long", action="store_true", help="run each scenario for minutes")
     parser.add_argument(
+        "--secs",
+        type=float,
+        default=None,
+        help="seconds of workload under faults (default 12, or 180 with --long)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="only JSON lines (after the seed line) on stdout; progress goes to stderr",
@@ -77,6 +83,7 @@ def run_from_args(settings: Settings, args: argparse.Namespace) -> int:
             settings,
             names,
             seed,
+            secs=args.secs,
             long=args.long,
             keep_data=args.keep_data,
             out=out,
@@ -90,6 +97,7 @@ async def _run(
     names: Sequence[str],
     seed: int,
     *,
+    secs: float | None,
     long: bool,
     keep_data: bool,
     out: Callable[[str], None],
@@ -105,7 +113,7 @@ async def _run(
     async with database(settings) as server_dsn:
         for name in names:
             options = ChaosOptions(
-                seed=seed, long=long, dsn=server_dsn, keep_data=keep_data, out=out
+                seed=seed, long=long, dsn=server_dsn, keep_data=keep_data, out=out, secs=secs
             )
             try:
                 result = await SCENARIOS[name](options)

@@ -54,7 +54,11 @@ async def drive(
     )
     try:
         await workload.setup()
-        options.out(f"workload ready ({options.users} users), running under faults ...")
+        phases = {"setup": time.monotonic() - started}
+        options.out(
+            f"workload ready ({options.users} users) in {phases['setup']:.1f}s, "
+            "running under faults ..."
+        )
         stop = asyncio.Event()
         running = asyncio.create_task(workload.run(stop))
         faults: list[str] = []
@@ -70,9 +74,11 @@ async def drive(
             stop.set()
             await injecting
             await running
+        phases["run"] = time.monotonic() - started - sum(phases.values())
         if after_run is not None:
             await after_run(workload)
         settled = await workload.settle(within_secs=settle_secs)
+        phases["settle"] = time.monotonic() - started - sum(phases.values())
         conn = await asyncpg.connect(dsn)
         try:
             lost = await workload.lost(conn)
@@ -100,6 +106,7 @@ async def drive(
             "lost_ops": lost[:LOST_KEPT],
             "failed_checks": failed,
             "schedule": len(schedule),
+            "phase_secs": {name: round(secs, 2) for name, secs in phases.items()},
         },
         duration_secs=time.monotonic() - started,
     )

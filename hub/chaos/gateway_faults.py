@@ -18,7 +18,7 @@ Faults (each at one emulator, ``gateway`` in the schedule):
 ``webhooks_delayed``
     for ``window_secs`` webhooks are parked; they are delivered after the workload stopped,
     the payments were settled by reconciliation, and the tenant's hold TTL has passed again,
-    newest first. The tenant's hold TTL is ``HOLD_TTL_SECS`` (10 s; 60 s with ``--long``),
+    newest first. The tenant's hold TTL is ``HOLD_TTL_SECS`` (8 s; 60 s with ``--long``),
     standing for the usual 10 minutes: one second is one virtual minute, so a parked webhook
     arrives at least "10 minutes" late, after the hold it paid for expired.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -54,7 +55,7 @@ STORM_COPIES = 50
 
 
 def hold_ttl_secs(options: ChaosOptions) -> int:
-    return 60 if options.long else 10
+    return 60 if options.long else 8
 
 
 def _params(rng: random.Random, kind: str) -> dict[str, Any]:
@@ -95,6 +96,15 @@ def policy_of(fault: ScheduledFault) -> tuple[str, dict[str, Any]]:
     return "webhooks/mode", {"hold": True}
 
 
+async def webhook_stats(http: aiohttp.ClientSession, emulator_url: str) -> dict[str, int]:
+    """Delivery attempts by outcome at one emulator, and the most copies of one event."""
+    async with http.get(f"{emulator_url}/_emulator/webhooks") as resp:
+        deliveries = (await resp.json())["deliveries"]
+    stats = dict(Counter(d["outcome"] for d in deliveries))
+    stats["max_copies"] = max((d["copy"] for d in deliveries), default=0)
+    return stats
+
+
 async def run_gateway_faults(options: ChaosOptions) -> ScenarioResult:
     schedule = schedule_for(options)
     ttl = hold_ttl_secs(options)
@@ -130,6 +140,9 @@ async def run_gateway_faults(options: ChaosOptions) -> ScenarioResult:
                 ]
             options.out(f"delivered {released} late webhook(s)")
             await asyncio.sleep(2.0)
+            workload.extra["webhooks"] = {
+                gateway: await webhook_stats(http, env.emulators[gateway]) for gateway in GATEWAYS
+            }
 
         return await drive(
             "gateway-faults",

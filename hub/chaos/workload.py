@@ -115,7 +115,7 @@ class Workload:
         self._http: aiohttp.ClientSession | None = None
         self._users: list[_User] = []
         self._admin: ChaosClient | None = None
-        self._stop_at: float | None = None
+        self.extra: dict[str, Any] = {}  # a scenario's own findings, merged into details()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -555,6 +555,7 @@ class Workload:
             "retries": self.tally.retries,
             "failovers": sum(u.client.failovers for u in self._users),
             "users": len(self._users),
+            **self.extra,
         }
 
 
