@@ -345,8 +345,27 @@ async function loadResources() {
   select.replaceChildren(
     ...resources.map((r) => el("option", { value: r.resource_id }, `${r.name} (${r.kind})`)),
   );
-  if (!$("#date").value) $("#date").value = todayLocal();
-  if (resources.length) await subscribe(select.value, $("#date").value, null);
+  if (resources.length) await showResource(select.value);
+}
+
+// The date of the resource's next slot that has not ended (dates are the tenant's), so the
+// board opens on a day with slots whatever the browser's timezone; today if none.
+async function nextSlotDate(resourceId) {
+  const from = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+  const to = new Date(Date.now() + 8 * 86400000).toISOString().slice(0, 10);
+  try {
+    const { slots } = await api("GET", `/api/v1/catalog/resources/${resourceId}/slots?from=${from}&to=${to}`);
+    const now = new Date().toISOString();
+    const next = slots.find((slot) => slot.ends_at > now);
+    return next ? next.local_date : todayLocal();
+  } catch {
+    return todayLocal();
+  }
+}
+
+async function showResource(resourceId) {
+  $("#date").value = await nextSlotDate(resourceId);
+  await subscribe(resourceId, $("#date").value, null);
 }
 
 // --- holds ---------------------------------------------------------------------------------
@@ -525,6 +544,11 @@ $("#pick-form").addEventListener("submit", (event) => {
 $("#push-form").addEventListener("submit", (event) => {
   event.preventDefault();
   pushStatus($("#push-booking").value.trim(), $("#push-status").value, $("#push-note").value.trim());
+});
+
+$("#resource").addEventListener("change", () => {
+  clearError();
+  showResource($("#resource").value).catch(showError);
 });
 
 $("#reload-bookings").addEventListener("click", () => loadStaffBookings().catch(showError));

@@ -17,7 +17,8 @@
 //     --email user@kashi-mandir.demo --password seva-demo-user [--resource-id ID] [--date D]
 //     [--slot-id ID] [--pause-on-disconnect]
 //
-// Without --resource-id/--date it takes the tenant's first resource and today's date. While
+// Without --resource-id/--date it takes the tenant's first resource and the date of its next
+// slot with two free places. While
 // disconnected it makes a change itself (a second hold over REST, released at the end) unless
 // --pause-on-disconnect is given: then it prints {"step": "disconnected"} and waits for a line
 // "resume" on stdin, so that someone else (a test) can change the slot meanwhile.
@@ -154,6 +155,20 @@ async function subscribe(socket, selection, since) {
   return { ack, replayed };
 }
 
+// The tenant-local date of the resource's next slot that has not ended.
+async function nextSlotDate(token, resourceId) {
+  const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+  const { slots } = await rest(
+    "GET",
+    `/api/v1/catalog/resources/${resourceId}/slots?from=${day(-1)}&to=${day(8)}`,
+    { token },
+  );
+  const now = Date.now();
+  const next = slots.find((slot) => Date.parse(slot.ends_at) > now && slot.available >= 2);
+  if (!next) throw new Error("no slot with two free places in the next 8 days");
+  return next.local_date;
+}
+
 async function main() {
   const tokens = await rest("POST", "/api/v1/auth/login", {
     body: { email: opts.email, password: opts.password },
@@ -170,7 +185,7 @@ async function main() {
   const selection = {
     tenant_id: me.tenant_id,
     resource_id: resourceId,
-    date: opts.date || new Date().toISOString().slice(0, 10),
+    date: opts.date || (await nextSlotDate(token, resourceId)),
   };
   feed.stream = `availability:${selection.tenant_id}:${selection.resource_id}:${selection.date}`;
 
