@@ -36,11 +36,16 @@ from actors.commands import (
 from actors.placement import shard_for
 from actors.shard import InventoryShard
 from protocols.errors import Internal, SevaError, Unavailable
+from protocols.log_lines import current_log_context
 from storage.records import HoldState, Reschedule
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECS = 1.0
+
+CallObserver = Callable[[str, float, int | None], None]
+"""``(operation, seconds, None)`` when a command got its answer (or error): the command's class
+name and the seconds since :meth:`ShardPool.submit`; ``("", 0.0, size)`` per batch sent."""
 
 
 class ShardPool:
@@ -58,7 +63,10 @@ class ShardPool:
         call_timeout_secs: float = 30.0,
         retry_window_secs: float = 30.0,
         db_pool_size: int = 4,
+        observer: CallObserver | None = None,
     ) -> None:
+        """``observer`` (optional) is told every answer's latency and every batch's size; it
+        must be cheap and must not raise."""
         if shard_count < 1:
             raise ValueError("shard_count must be at least 1")
         self.shard_count = shard_count
@@ -73,7 +81,8 @@ class ShardPool:
         self._retry_window = retry_window_secs
         self._db_pool_size = db_pool_size
         self._handles: list[Any] = []
-        self._queues: list[asyncio.Queue[tuple[Any, asyncio.Future[Any]]]] = []
+        self._queues: list[asyncio.Queue[tuple[Any, asyncio.Future[Any], dict[str, Any]]]] = []
+        self._observer = observer
         self._tasks: list[asyncio.Task[None]] = []
         self.batch_sizes: list[int] = []  # recent batch sizes, for benchmarks and metrics
 
@@ -122,7 +131,7 @@ class ShardPool:
         self._tasks.clear()
         for queue in self._queues:
             while not queue.empty():
-                _, fut = queue.get_nowait()
+                _, fut, _ = queue.get_nowait()
                 if not fut.done():
                     fut.set_exception(Unavailable("hub is shutting down"))
         if not self._detached:
@@ -151,11 +160,20 @@ class ShardPool:
         return await self.submit(command)
 
     async def submit(self, command: Any) -> Any:
-        """Any command of this pool's actor class; raises the SevaError it got."""
+        """Any command of this pool's actor class; raises the SevaError it got.
+
+        The caller's log context (request id, tenant, ...) travels with the command: the shard
+        logs under it while it applies the batch."""
         index = shard_for(self._route(command), self.shard_count)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queues[index].put_nowait((command, fut))
-        return await fut
+        self._queues[index].put_nowait((command, fut, current_log_context()))
+        if self._observer is None:
+            return await fut
+        started = time.perf_counter()
+        try:
+            return await fut
+        finally:
+            self._observer(type(command).__name__, time.perf_counter() - started, None)
 
     async def ping(self) -> float:
         """Seconds for one round trip to every shard (raises Unavailable if one is down)."""
@@ -176,17 +194,21 @@ class ShardPool:
             batch = [await queue.get()]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
-            live = [(cmd, fut) for cmd, fut in batch if not fut.done()]
+            live = [(cmd, fut, ctx) for cmd, fut, ctx in batch if not fut.done()]
             if not live:
                 continue
             self.batch_sizes.append(len(live))
             if len(self.batch_sizes) > 10_000:
                 del self.batch_sizes[:5_000]
+            if self._observer is not None:
+                self._observer("", 0.0, len(live))
             try:
-                results = await self._apply_with_retry(index, [cmd for cmd, _ in live])
+                results = await self._apply_with_retry(
+                    index, [cmd for cmd, _, _ in live], [ctx for _, _, ctx in live]
+                )
             except SevaError as exc:
                 results = [exc] * len(live)
-            for (_, fut), result in zip(live, results, strict=True):
+            for (_, fut, _), result in zip(live, results, strict=True):
                 if fut.done():
                     continue
                 if isinstance(result, SevaError):
@@ -194,13 +216,16 @@ class ShardPool:
                 else:
                     fut.set_result(result)
 
-    async def _apply_with_retry(self, index: int, commands: list[Any]) -> list[Any]:
+    async def _apply_with_retry(
+        self, index: int, commands: list[Any], contexts: list[dict[str, Any]]
+    ) -> list[Any]:
         deadline = time.monotonic() + self._retry_window
         delay = 0.05
         while True:
             try:
                 return await asyncio.wait_for(
-                    self._call(self._handles[index].apply.remote(commands)), self._call_timeout
+                    self._call(self._handles[index].apply.remote(commands, contexts)),
+                    self._call_timeout,
                 )
             except (RayActorError, TimeoutError) as exc:
                 # The shard died or is restarting; it reloads from PostgreSQL, and resending is

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import ray
 
 from protocols.errors import Unavailable
+from protocols.log_lines import json_handler, log_context
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,27 @@ class ShardHost:
 
     # -- public (Ray) methods ------------------------------------------------------------------
 
-    async def apply(self, commands: list[Any]) -> list[Any]:
-        """Apply commands in order; one result per command (a value, or the error it got)."""
+    async def apply(
+        self, commands: list[Any], contexts: list[dict[str, Any]] | None = None
+    ) -> list[Any]:
+        """Apply commands in order; one result per command (a value, or the error it got).
+
+        ``contexts``: the callers' log contexts, one per command (``ShardPool`` sends them).
+        While the batch is applied the shard logs under ``request_ids`` (all of the batch's),
+        plus ``request_id``/``tenant_id``/``user_id`` when every command shares them."""
         await self._ensure_started()
+        assert self._lock is not None
+        with log_context(**_batch_context(contexts or [])):
+            return await self._apply_in_context(commands)
+
+    async def _apply_in_context(self, commands: list[Any]) -> list[Any]:
         assert self._lock is not None
         async with self._lock:
             self._batches += 1
             self._commands += len(commands)
+            log.debug(
+                "%s %d: applying %d command(s)", type(self).__name__, self._index, len(commands)
+            )
             return await self._apply_locked(commands)
 
     async def tick(self) -> dict[str, Any]:
@@ -116,6 +132,7 @@ class ShardHost:
     async def _ensure_started(self) -> None:
         if self._timer is not None:
             return
+        _install_worker_logging()
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
             self._lock = asyncio.Lock()
@@ -148,3 +165,32 @@ class ShardHost:
             except Exception:
                 # Keep the timer alive whatever happened; the next round retries from the DB.
                 log.exception("%s %d: timer round failed", type(self).__name__, self._index)
+
+
+def _batch_context(contexts: list[dict[str, Any]]) -> dict[str, Any]:
+    ids = list(dict.fromkeys(c["request_id"] for c in contexts if c.get("request_id")))
+    fields: dict[str, Any] = {"request_ids": ",".join(ids)} if ids else {}
+    for name in ("request_id", "tenant_id", "user_id", "socket_id"):
+        values = {c.get(name) for c in contexts}
+        if len(values) == 1 and None not in values:
+            fields[name] = values.pop()
+    return fields
+
+
+_worker_logging_installed = False
+
+
+def _install_worker_logging() -> None:
+    """In a Ray actor process, the ``actors`` loggers write masked JSON lines (with the bound
+    request context) to the worker's stderr, which Ray keeps in its worker log files. Not in
+    the driver: a shard built in-process (tests) logs through the host's own handlers."""
+    global _worker_logging_installed
+    if _worker_logging_installed or not ray.is_initialized():
+        return
+    if ray.get_runtime_context().get_actor_id() is None:
+        return
+    logger = logging.getLogger("actors")
+    logger.addHandler(json_handler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    _worker_logging_installed = True

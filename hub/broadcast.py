@@ -173,6 +173,9 @@ class DeltaBroadcaster:
         if encoded is None:
             await self._sio.emit(event, payload, room=stream, ignore_queue=True)
             return
+        on_emit = getattr(self._sio, "on_emit", None)  # hub.socket_server.SevaSocketServer
+        if on_emit is not None:
+            on_emit(event)  # written to the sockets below, not through emit
         behind = self._behind.get(stream)
         sockets = self._sio.eio.sockets
         limit = self._send_queue_max

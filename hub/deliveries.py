@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -60,8 +61,13 @@ class DeliveryWorker:
         lease_secs: float,
         poll_secs: float,
         batch: int = 50,
+        observe_outcome: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``observe_outcome(channel, status)`` (optional) is told every attempt's recorded
+        outcome: ``sent``, ``failed`` (retried later), ``dead``,
+        ``skipped_insufficient_credits``."""
         self._db = db
+        self._observe_outcome = observe_outcome
         self._wallets = wallets
         self._channels: dict[str, Channel] = {str(k): v for k, v in channels.items()}
         self._max_attempts = max_attempts
@@ -193,6 +199,18 @@ class DeliveryWorker:
             )
             if not done:
                 log.info("delivery %s was claimed again meanwhile; outcome dropped", delivery.id)
+                return
+        # The recipient helps support; the log masking keeps only its last digits/letter.
+        log.info(
+            "delivery %s via %s to %s: %s",
+            delivery.id,
+            delivery.channel,
+            delivery.recipient,
+            status,
+            extra={"tenant_id": delivery.tenant_id, "attempt": delivery.attempts},
+        )
+        if self._observe_outcome is not None:
+            self._observe_outcome(delivery.channel, status)
 
     async def _out_of_credits(self, delivery: Delivery) -> None:
         assert delivery.tenant_id is not None
@@ -204,6 +222,8 @@ class DeliveryWorker:
                 status="skipped_insufficient_credits",
                 error="insufficient_credits",
             )
+            if done and self._observe_outcome is not None:
+                self._observe_outcome(delivery.channel, "skipped_insufficient_credits")
             if done:
                 await notifications.enqueue_for_admins(
                     conn,

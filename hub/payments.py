@@ -98,8 +98,12 @@ class PaymentService:
         wallets: WalletService,
         gateways: GatewaySource,
         router: GatewayRouter,
+        observe_route: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``observe_route(gateway, reason)`` (optional) is told each gateway attempt the
+        router chose (reason: ``pin``, ``split``, ``cheapest``, ``health``)."""
         self._db = db
+        self._observe_route = observe_route
         self._shards = shards
         self._wallets = wallets
         self._gateways = gateways
@@ -210,6 +214,8 @@ class PaymentService:
         last_error: SevaError | None = None
         for name, reason in steps:
             gateway = configured[name]
+            if self._observe_route is not None:
+                self._observe_route(name, reason)
             attempt_id = uuid.uuid4()
             async with self._db.acquire() as conn:
                 await store.insert_attempt(

@@ -141,6 +141,10 @@ class RedisFanoutManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self._dropped_unannounced = 0
         self.resyncs_announced = 0
         """``feed:resync`` broadcasts to this hub's sockets after a listener reconnect."""
+        self.publish_errors = 0
+        """Failed publishes or PINGs (each retried; metrics read this)."""
+        self.listen_errors = 0
+        """Listener connections lost or refused (each reconnected; metrics read this)."""
 
     # -- public --------------------------------------------------------------------------------
 
@@ -282,6 +286,7 @@ class RedisFanoutManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 else:
                     await self._client().ping()
             except _REDIS_ERRORS as exc:
+                self.publish_errors += 1
                 self._set_publisher_ok(False, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._options.retry_max_secs)
@@ -354,6 +359,7 @@ class RedisFanoutManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                     ):
                         yield message["data"]
             except _REDIS_ERRORS as exc:
+                self.listen_errors += 1
                 failed = True
                 self._set_listening(False, exc)
             finally:

@@ -192,6 +192,10 @@ class Settings(BaseSettings):
     split_sweep_secs: float = Field(
         default=2.0, gt=0, description="how often expired or half-done split payments are settled"
     )
+    # Observability (README "Observability").
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="seva serve's log lines: masked JSON, or text for a terminal"
+    )
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:

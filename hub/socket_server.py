@@ -6,6 +6,9 @@ the tests all run the same server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import socketio
 
 from hub.cors import CorsPolicy
@@ -14,14 +17,26 @@ from hub.settings import Settings
 from hub.wire_json import WIRE_JSON
 
 
-def build_socket_server(settings: Settings) -> socketio.AsyncServer:
+class SevaSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """``AsyncServer`` that tells :attr:`on_emit` (when set) the event name of every emit it
+    sends (metrics: one per emit, whatever the number of recipients)."""
+
+    on_emit: Callable[[str], None] | None = None
+
+    async def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        if self.on_emit is not None:
+            self.on_emit(event)
+        await super().emit(event, *args, **kwargs)
+
+
+def build_socket_server(settings: Settings) -> SevaSocketServer:
     """The hub's ``AsyncServer`` (not yet attached to an app).
 
     Heartbeats: the server pings every ``socket_ping_interval_secs`` and drops a client that
     has not answered within ``socket_ping_timeout_secs`` (README "Limits" says why these).
     The wire codec is orjson; python-socketio keeps it on its packet classes, so it applies
     to every Socket.IO server and client in the process."""
-    return socketio.AsyncServer(
+    return SevaSocketServer(
         async_mode="aiohttp",
         cors_allowed_origins=CorsPolicy.from_settings(settings).allows_socket,
         cors_credentials=False,

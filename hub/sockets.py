@@ -32,6 +32,7 @@ from hub.guard import authorize
 from hub.hold_payments import HoldPayments
 from hub.holds import HoldService
 from hub.limits import SocketLimits
+from hub.logs import socket_event_context
 from hub.requests import client_ip
 from hub.sessions import SessionControl
 from hub.wallets import WalletService, wallet_view
@@ -120,8 +121,12 @@ class SocketGateway:
         fanout: AvailabilityFanout,
         limits: SocketLimits,
         check_every_secs: float,
+        observe_event: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``observe_event(event, outcome)`` (optional) is told every client event's outcome:
+        ``ok`` or the error code of its error ack."""
         self._sio = sio
+        self._observe_event = observe_event
         self._tokens = tokens
         self._sessions = sessions
         self._holds = holds
@@ -135,10 +140,21 @@ class SocketGateway:
         self._task: asyncio.Task[None] | None = None
         self._disconnect_hooks: list[Callable[[str], None]] = []
         self._connect_hooks: list[Callable[[str, Principal], None]] = []
+        self._event_models: dict[str, type[BaseModel]] = {}
+
+    @property
+    def client_events(self) -> dict[str, type[BaseModel]]:
+        """Every client event registered so far and the model its payload must fit (read by
+        the AsyncAPI document and its completeness test)."""
+        return dict(self._event_models)
 
     @property
     def connected(self) -> int:
         return len(self._principals)
+
+    def sids(self) -> list[str]:
+        """The authenticated sockets connected to this hub now."""
+        return list(self._principals)
 
     def register(self) -> None:
         self._sio.on("connect", self._connect)
@@ -270,8 +286,17 @@ class SocketGateway:
         handler: Callable[[str, Principal, M], Awaitable[Any]],
     ) -> Callable[..., Awaitable[dict[str, Any]]]:
         perm = EVENT_PERMISSIONS[event]
+        self._event_models[event] = model
 
         async def on_event(sid: str, *args: Any) -> dict[str, Any]:
+            with socket_event_context(sid, self._principals.get(sid), event):
+                ack = await answer(sid, *args)
+            if self._observe_event is not None:
+                error = ack.get("error")
+                self._observe_event(event, error["code"] if isinstance(error, dict) else "ok")
+            return ack
+
+        async def answer(sid: str, *args: Any) -> dict[str, Any]:
             try:
                 principal = self._principals.get(sid)
                 if principal is None:
