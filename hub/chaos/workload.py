@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 import aiohttp
@@ -115,6 +116,7 @@ class Workload:
         self._http: aiohttp.ClientSession | None = None
         self._users: list[_User] = []
         self._admin: ChaosClient | None = None
+        self.inbox: set[str] | None = None  # booking ids of booking_confirmed in the inboxes
         self.extra: dict[str, Any] = {}  # a scenario's own findings, merged into details()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -465,6 +467,7 @@ class Workload:
                 open_intents = await chaos_db.unsettled_intents(conn, ids)
                 counts = await chaos_db.confirmation_counts(conn, tenant_id=self.tenant.tenant_id)
                 if open_intents == 0 and all(n >= 1 for n in counts.values()):
+                    await self.read_inboxes()
                     return True
                 if time.monotonic() > deadline:
                     self.log(
@@ -472,10 +475,39 @@ class Workload:
                         f"outcome, {sum(1 for n in counts.values() if n == 0)} booking(s) "
                         "without notification"
                     )
+                    await self.read_inboxes()
                     return False
                 await asyncio.sleep(0.5)
         finally:
             await conn.close()
+
+    async def read_inboxes(self) -> None:
+        """Every user reads their whole inbox over REST (``GET /api/v1/notifications``): the
+        bookings their ``booking_confirmed`` notifications name go to :attr:`inbox`."""
+        booked: set[str] = set()
+
+        async def read(user: _User) -> None:
+            cursor: str | None = None
+            while True:
+                query = "?limit=100" + (f"&cursor={quote(cursor)}" if cursor else "")
+                page = await self._op(
+                    "notifications:list",
+                    functools.partial(user.client.rest, "GET", f"/api/v1/notifications{query}"),
+                    None,
+                )
+                if page is None:
+                    return
+                booked.update(
+                    str(item["data"]["booking_id"])
+                    for item in page["items"]
+                    if item["type"] == "booking_confirmed" and "booking_id" in item["data"]
+                )
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    return
+
+        await asyncio.gather(*(read(user) for user in self._users))
+        self.inbox = booked
 
     async def lost(self, conn: asyncpg.Connection) -> list[str]:
         """Every acknowledged operation missing from PostgreSQL, or whose effect is doubled,
@@ -534,6 +566,8 @@ class Workload:
         ):
             if n != 1:
                 lost.append(f"confirmed booking {hold_id} has {n} booking_confirmed notifications")
+            elif self.inbox is not None and hold_id not in self.inbox:
+                lost.append(f"confirmed booking {hold_id}: not in its user's inbox (REST)")
         lost += [
             f"wallet {d['wallet_id']} balance {d['balance']} != {d['expected']} explained by "
             "its top-ups, bookings and transfers"
