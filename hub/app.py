@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from actors.pool import ShardPool
 from actors.wallet_shard import WalletShard
 from hub import (
+    api_docs,
     keys,
     rest,
     rest_admin,
@@ -36,6 +37,7 @@ from hub import (
     rest_reminders,
     rest_reports,
     rest_wallets,
+    web_board,
 )
 from hub.astrology import astrology_services
 from hub.attendance import AttendanceService
@@ -59,13 +61,16 @@ from hub.library_events import LibraryEvents
 from hub.limits import SocketLimits
 from hub.live import LiveStatusService
 from hub.live_events import LiveEvents
+from hub.logs import log_context_middleware, log_principal_middleware
+from hub.metrics import METRICS, HubMetrics
+from hub.metrics import routes as metrics_routes
 from hub.padel import padel_context
 from hub.panchang import PanchangService, SunriseScheduler
 from hub.payment_jobs import PaymentJobs
 from hub.payments import PaymentService
 from hub.presence import Presence
 from hub.ray_runtime import ensure_ray
-from hub.redis_manager import client_manager_context
+from hub.redis_manager import RedisFanoutManager, client_manager_context
 from hub.reminders import ReminderLoop, ReminderService
 from hub.reports import ReportService
 from hub.requests import TRUST_FORWARDED_FOR, request_id_middleware
@@ -99,8 +104,10 @@ def create_app(
         middlewares=[
             cors_middleware(CorsPolicy.from_settings(settings)),
             request_id_middleware,
+            log_context_middleware,
             error_middleware,
             guard_middleware,
+            log_principal_middleware,
         ],
         client_max_size=settings.max_socket_payload_bytes,
     )
@@ -116,13 +123,18 @@ def create_app(
     key = secret_key if secret_key is not None else settings.secret_key
     if key is not None:
         app[SECRET_BOX] = SecretBox.from_base64(key.get_secret_value())
+    metrics = app[METRICS] = HubMetrics()  # this app's own registry (hub/metrics.py)
     sio = build_socket_server(settings)
+    sio.on_emit = metrics.event_out
+    if isinstance(sio.manager, RedisFanoutManager):
+        metrics.watch_redis(sio.manager)
     sio.attach(app)
     app[keys.SIO] = sio
     # Started before, and closed after, everything in _services that emits.
     app.cleanup_ctx.append(client_manager_context(sio))
     for table in (
         rest.routes,
+        metrics_routes,
         rest_auth.routes,
         rest_admin.routes,
         rest_wallets.routes,
@@ -138,10 +150,12 @@ def create_app(
         rest_astrology.routes,
         rest_library.routes,
         rest_panchang.routes,
+        web_board.routes,  # / and /board/...: the live web board
     ):
         app.add_routes(table)
     if settings.s3_bucket is None:
         app.add_routes(rest_files.routes)  # the local file store's signed URLs
+    api_docs.install(app)  # /api/v1/openapi.json, /api/v1/asyncapi.json, /api/docs
     app.cleanup_ctx.append(file_store_context(settings, signing_key=files_signing_key(key)))
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(rest_devotional.devotional_context)  # after _services: uses them
@@ -154,6 +168,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     dsn = app[keys.DSN]
     db = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.db_pool_size)
+    metrics = app[METRICS]
+    metrics.watch_db(db)
     started_ray = False
     shards: ShardPool | None = None
     wallet_shards: ShardPool | None = None
@@ -185,6 +201,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             namespace=settings.ray_namespace,
             max_batch=settings.max_batch,
             detached=settings.ray_address is not None,
+            observer=metrics.actor_observer("inventory"),
         )
         await shards.start()
         wallet_shards = ShardPool(
@@ -196,6 +213,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             route=lambda command: command.wallet_id,
             max_batch=settings.max_batch,
             detached=settings.ray_address is not None,
+            observer=metrics.actor_observer("wallet"),
         )
         await wallet_shards.start()
         wallets = WalletService(db_pool=db, wallets=wallet_shards)
@@ -222,7 +240,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             fanout=fanout,
             limits=SocketLimits.from_settings(settings),
             check_every_secs=settings.session_check_secs,
+            observe_event=metrics.event_in,
         )
+        metrics.watch_sockets(app[keys.SIO], gateway.sids)
         gateway.register()
         await gateway.start()
         inbox = Inbox(db=db, sio=app[keys.SIO])
@@ -249,6 +269,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             backoff_max_secs=settings.delivery_backoff_max_secs,
             lease_secs=settings.delivery_lease_secs,
             poll_secs=settings.delivery_poll_secs,
+            observe_outcome=metrics.delivery,
         )
         await delivery_worker.start()
         relay = FeedRelay(
@@ -290,6 +311,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             wallets=wallets,
             gateways=gateways,
             router=GatewayRouter(DEFAULT_SCHEDULES),
+            observe_route=metrics.route_decision,
         )
         payment_jobs = PaymentJobs(
             db=db,

@@ -9,9 +9,12 @@ from uuid import UUID
 from aiohttp import web
 
 from hub import keys
+from hub.api_spec import api
 from hub.guard import principal_of, requires
+from hub.metrics import METRICS
 from hub.requests import audit_context
 from hub.restkit import idempotency_key, json_body, path_uuid
+from protocols.api_responses import WebhookReceipt
 from protocols.errors import NotFound, SevaError, WebhookSignatureInvalid
 from protocols.payments import CancelBooking, CreatePaymentIntent, CreateRefund, VerifyCheckout
 from protocols.permissions import Perm
@@ -27,6 +30,9 @@ def _key(request: web.Request, body_key: str | None) -> str:
 
 
 @routes.post("/api/v1/payments/intents")
+@api(
+    "Create payment intent", tags="payments", body=CreatePaymentIntent, status=201, idempotency=True
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def create_payment_intent(request: web.Request) -> web.Response:
     body = await json_body(request, CreatePaymentIntent)
@@ -42,6 +48,7 @@ async def create_payment_intent(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/payments/{payment_id}")
+@api("Get payment", tags="payments")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_payment(request: web.Request) -> web.Response:
     view = await request.app[keys.PAYMENTS].view(
@@ -51,6 +58,7 @@ async def get_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/payments/{payment_id}/verify")
+@api("Verify payment", tags="payments", body=VerifyCheckout)
 @requires(Perm.BOOKINGS_CREATE)
 async def verify_payment(request: web.Request) -> web.Response:
     body = await json_body(request, VerifyCheckout)
@@ -65,6 +73,7 @@ async def verify_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/payments/{payment_id}/refunds")
+@api("Refund payment", tags="payments", body=CreateRefund, status=201, idempotency=True)
 @requires(Perm.PAYMENTS_REFUND)
 async def refund_payment(request: web.Request) -> web.Response:
     body = await json_body(request, CreateRefund)
@@ -90,6 +99,7 @@ async def refund_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{hold_id}/cancel")
+@api("Cancel booking", tags="payments", body=CancelBooking)
 @requires(Perm.BOOKINGS_CREATE)
 async def cancel_booking(request: web.Request) -> web.Response:
     body = await json_body(request, CancelBooking)
@@ -103,6 +113,13 @@ async def cancel_booking(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/webhooks/{gateway}/{tenant_id}")
+@api(
+    "Gateway webhook (signed by the gateway; no bearer token)",
+    tags="payments",
+    body={"type": "object"},
+    response=WebhookReceipt,
+    errors=("webhook_signature_invalid",),
+)
 @requires(Perm.PUBLIC)  # authenticated by the gateway's signature instead of a token
 async def gateway_webhook(request: web.Request) -> web.Response:
     """Verify over the exact raw bytes, store once per gateway event id, answer at once; the
@@ -123,6 +140,7 @@ async def gateway_webhook(request: web.Request) -> web.Response:
             ) from exc
         event = adapter.parse_webhook(raw, dict(request.headers), now=received)
     except SevaError as exc:
+        _count_webhook(request, gateway, exc.code)
         async with request.app[keys.DB].acquire() as conn:
             await audit.record(
                 conn,
@@ -151,4 +169,11 @@ async def gateway_webhook(request: web.Request) -> web.Response:
             headers=json.dumps({k.lower(): v for k, v in request.headers.items()}),
         )
     request.app[keys.PAYMENT_JOBS].wake()
+    _count_webhook(request, gateway, "accepted" if stored else "duplicate")
     return web.json_response({"status": "accepted" if stored else "duplicate"})
+
+
+def _count_webhook(request: web.Request, gateway: str, result: str) -> None:
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.webhook(gateway if gateway in GATEWAYS else "unknown", result)
