@@ -550,6 +550,10 @@ def test_dockerfile_is_multistage_slim_unprivileged_and_runs_seva_serve() -> Non
     # The runtime stage installs from the build stage's wheel, runs as a non-root user.
     assert any(k == "COPY" and a.startswith("--from=build ") for k, a in instructions)
     assert any(k == "RUN" and "pip wheel" in a for k, a in instructions)
+    # The web board's vendored socket.io-client is fetched before the wheel packages hub/web.
+    runs = [a for k, a in instructions if k == "RUN"]
+    vendor = next(i for i, a in enumerate(runs) if "deploy/scripts/vendor_board.py" in a)
+    assert vendor < next(i for i, a in enumerate(runs) if "pip wheel" in a)
     users = [a for k, a in instructions if k == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")
     assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k == "FROM")
