@@ -258,9 +258,11 @@ def bearer(token: str) -> dict[str, str]:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-async def run_seva_smoke_bench(name: str, dsn: str, data_dir: str) -> tuple[dict[str, Any], str]:
-    """``seva bench <name> --smoke`` in a real process against ``dsn``; asserts a clean exit
-    and returns the bench's JSON summary (its last line) and everything it printed."""
+async def run_seva_smoke_bench(
+    name: str, dsn: str, data_dir: str, *extra_args: str
+) -> tuple[dict[str, Any], str]:
+    """``seva bench <name> --smoke [extra_args]`` in a real process against ``dsn``; asserts a
+    clean exit and returns the bench's JSON summary (its last line) and everything it printed."""
 
     env = {
         **os.environ,
@@ -276,6 +278,7 @@ async def run_seva_smoke_bench(name: str, dsn: str, data_dir: str) -> tuple[dict
         "bench",
         name,
         "--smoke",
+        *extra_args,
         cwd=REPO_ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,

@@ -230,27 +230,40 @@ class FanoutServer(Protocol):
 
 
 async def run(settings: Settings, config: FanoutConfig) -> tuple[dict[str, Any], bool]:
-    from hub.cli import database
-
-    raise_fd_limit(config.subscribers + 1024)  # the servers inherit it
     node_version = await ensure_node_server()
-    async with (
-        database(settings) as server_dsn,
-        scratch_database(server_dsn, keep_data=config.keep_data) as dsn,
-    ):
-        world = await _bench_stream(dsn, config.subscribers)
-        print(_header(config, node_version), flush=True)
-        async with node_server() as node:
-            node_side = await _measure("node", node, world, config)
-        print(_side_line(node_side, config), flush=True)
-        async with hub_server(dsn, world, config) as ours:
-            ours_side = await _measure("ours", ours, world, config)
-        print(_side_line(ours_side, config), flush=True)
+    ours_side, node_side = await measure_sides(settings, config, node_version=node_version)
+    assert node_side is not None
     print(_ratios_line(ours_side, node_side, config), flush=True)
     healthy = ours_side.healthy and node_side.healthy
     if config.idle:
         return idle_summary(config, ours=ours_side, node=node_side), healthy
     return summary(config, ours=ours_side, node=node_side), healthy
+
+
+async def measure_sides(
+    settings: Settings, config: FanoutConfig, *, node_version: str | None
+) -> tuple[SideResult, SideResult | None]:
+    """Measure the Node.js server (unless ``node_version`` is None: Node is not available, and
+    only ours is measured), then ours, in one scratch database; prints the header and one line
+    per side; returns (ours, node)."""
+    from hub.cli import database
+
+    raise_fd_limit(config.subscribers + 1024)  # the servers inherit it
+    node_side: SideResult | None = None
+    async with (
+        database(settings) as server_dsn,
+        scratch_database(server_dsn, keep_data=config.keep_data) as dsn,
+    ):
+        world = await _bench_stream(dsn, config.subscribers)
+        print(_header(config, node_version or "(not run)"), flush=True)
+        if node_version is not None:
+            async with node_server() as node:
+                node_side = await _measure("node", node, world, config)
+            print(_side_line(node_side, config), flush=True)
+        async with hub_server(dsn, world, config) as ours:
+            ours_side = await _measure("ours", ours, world, config)
+        print(_side_line(ours_side, config), flush=True)
+    return ours_side, node_side
 
 
 async def ensure_node_server() -> str:
