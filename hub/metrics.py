@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hub.api_spec import api
 from hub.guard import requires
 from protocols.permissions import Perm
 from storage.observability import outbox_backlogs
@@ -258,6 +259,12 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
+@api(
+    "Prometheus metrics of this hub process (text exposition format)",
+    tags="health",
+    response={"type": "string"},
+    response_media_type="text/plain",
+)
 @requires(Perm.PUBLIC)  # like /healthz; keep it off the public internet (README)
 async def metrics_view(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
