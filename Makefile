@@ -8,13 +8,14 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap run test lint bench clean reset-demo
+.PHONY: help bootstrap run test lint bench bench-all clean reset-demo
 
 help:
 	@echo "make run [ARGS=...]          start the hub with demo data (seva serve --demo)"
 	@echo "make test [PYTEST_ARGS=...]  ruff + mypy + the whole pytest suite"
 	@echo "make lint                    ruff check + ruff format --check"
 	@echo "make bench [ARGS=...]        seva bench contention"
+	@echo "make bench-all [ARGS=...]    seva bench all: every bench swept, docs/bench/ plots"
 	@echo "make clean                   remove caches and build output (keeps .venv and .seva)"
 	@echo "make reset-demo              delete .seva/ (local data); stop make run first"
 
@@ -39,6 +40,10 @@ lint:
 bench:
 	$(BOOTSTRAP)
 	$(VENV)/bin/seva bench contention $(ARGS)
+
+bench-all:
+	$(BOOTSTRAP)
+	$(VENV)/bin/seva bench all $(ARGS)
 
 # Build junk only: .venv and the local data in .seva/ stay.
 clean:
