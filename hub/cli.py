@@ -447,6 +447,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_fanout_arguments(
         bench_sub.add_parser("fanout", help="availability deltas to thousands of subscribers")
     )
+    from hub.bench.report import add_arguments as add_report_arguments
+
+    add_report_arguments(
+        bench_sub.add_parser(
+            "all", help="every bench over a sweep of load: results JSON and PNG plots"
+        )
+    )
+    from hub.chaos.cli import add_arguments as add_chaos_arguments
+
+    add_chaos_arguments(
+        sub.add_parser("chaos", help="seeded fault-injection scenarios (print a JSON line last)")
+    )
     return parser
 
 
@@ -461,11 +473,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port is not None:
             overrides["port"] = args.port
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if args.command == "serve":  # masked lines with request context (README "Observability")
+        from hub.logs import configure_logging
+
+        configure_logging(settings.log_format, settings.log_level)
+    else:
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     if args.command == "serve":
         with asyncio.Runner(loop_factory=serve_loop_factory(settings)) as runner:
             runner.run(_serve(settings))
@@ -487,10 +504,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_ledger_verify(settings, as_json=args.json))
     elif args.command == "verify":
         return asyncio.run(_verify(settings, as_json=args.json, grace_secs=args.grace_secs))
+    elif args.command == "chaos":
+        from hub.chaos.cli import run_from_args as run_chaos
+
+        return run_chaos(settings, args)
     elif args.command == "bench" and args.bench == "wallet":
         from hub.bench.wallet import run_from_args as run_wallet_bench
 
         return run_wallet_bench(settings, args)
+    elif args.command == "bench" and args.bench == "all":
+        from hub.bench.report import run_from_args as run_bench_report
+
+        return run_bench_report(settings, args)
     elif args.command == "bench" and args.bench == "fanout":
         from hub.bench.fanout import run_from_args as run_fanout_bench
 
