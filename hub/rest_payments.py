@@ -31,7 +31,12 @@ def _key(request: web.Request, body_key: str | None) -> str:
 
 @routes.post("/api/v1/payments/intents")
 @api(
-    "Create payment intent", tags="payments", body=CreatePaymentIntent, status=201, idempotency=True
+    "Create a payment intent (a hold or a wallet top-up) and its gateway checkout",
+    tags="payments",
+    body=CreatePaymentIntent,
+    status=201,
+    errors=("conflict", "gateway_rejected", "gateway_unavailable"),
+    idempotency=True,
 )
 @requires(Perm.BOOKINGS_CREATE)
 async def create_payment_intent(request: web.Request) -> web.Response:
@@ -48,7 +53,7 @@ async def create_payment_intent(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/payments/{payment_id}")
-@api("Get payment", tags="payments")
+@api("A payment intent with its attempts and refunds", tags="payments")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_payment(request: web.Request) -> web.Response:
     view = await request.app[keys.PAYMENTS].view(
@@ -58,7 +63,12 @@ async def get_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/payments/{payment_id}/verify")
-@api("Verify payment", tags="payments", body=VerifyCheckout)
+@api(
+    "Verify a Razorpay Checkout result, then ask the gateway",
+    tags="payments",
+    body=VerifyCheckout,
+    errors=("webhook_signature_invalid", "gateway_unavailable", "payment_declined"),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def verify_payment(request: web.Request) -> web.Response:
     body = await json_body(request, VerifyCheckout)
@@ -73,7 +83,14 @@ async def verify_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/payments/{payment_id}/refunds")
-@api("Refund payment", tags="payments", body=CreateRefund, status=201, idempotency=True)
+@api(
+    "Refund a captured payment (whole or part)",
+    tags="payments",
+    body=CreateRefund,
+    status=201,
+    errors=("conflict", "gateway_rejected", "gateway_unavailable"),
+    idempotency=True,
+)
 @requires(Perm.PAYMENTS_REFUND)
 async def refund_payment(request: web.Request) -> web.Response:
     body = await json_body(request, CreateRefund)
@@ -99,7 +116,12 @@ async def refund_payment(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{hold_id}/cancel")
-@api("Cancel booking", tags="payments", body=CancelBooking)
+@api(
+    "Cancel a confirmed booking and refund by the cancellation policy",
+    tags="payments",
+    body=CancelBooking,
+    errors=("conflict", "gateway_unavailable"),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def cancel_booking(request: web.Request) -> web.Response:
     body = await json_body(request, CancelBooking)
