@@ -11,8 +11,9 @@ and their failovers and resumptions go to ``details.subscriptions``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -101,6 +102,7 @@ async def drive_watched(
     schedule: Sequence[ScheduledFault],
     inject: Injector,
     probe_cross_hub: bool = False,
+    workload_options: Mapping[str, Any] | None = None,
 ) -> ScenarioResult:
     """``drive`` on the cluster's hubs with :data:`SUBSCRIBERS` availability subscribers
     watching; with ``probe_cross_hub`` a notice sent through the first hub afterwards must
@@ -116,6 +118,7 @@ async def drive_watched(
             emulators=env.emulators,
             schedule=schedule,
             inject=inject,
+            workload_options=workload_options,
         )
         await env.cluster.ensure_hubs()
         caught_up = await watchers.catch_up()

@@ -96,13 +96,17 @@ class Process:
         return self.popen is not None and self.popen.poll() is None
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Signal the whole group (the child and everything it started); after SIGKILL, reap
-        the leader."""
+        """Signal the whole group (the child and everything it started); SIGKILL also goes to
+        every process left in the child's session (Ray's workers run in process groups of
+        their own) and reaps the leader."""
         if self.popen is None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, sig)
         if sig == signal.SIGKILL:
+            for pid in session_members(self.popen.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=10)
 
@@ -119,6 +123,25 @@ class Process:
 
     def output(self) -> str:
         return log_tail(self.log)
+
+
+def session_members(sid: int) -> list[int]:
+    """PIDs of the live processes in session ``sid`` (from /proc; empty without it)."""
+    members: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if len(fields) > 3 and fields[3] == str(sid) and fields[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
 
 
 async def wait_for(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from hub.chaos.clock import run_clock
 from hub.chaos.gateway_faults import run_gateway_faults
 from hub.chaos.hub_kill import run_hub_kill
 from hub.chaos.options import ChaosOptions
@@ -26,4 +27,5 @@ SCENARIOS: dict[str, ScenarioFn] = {
     "postgres-restart": run_postgres_restart,
     "redis-restart": run_redis_restart,
     "gateway-faults": run_gateway_faults,
+    "clock": run_clock,
 }

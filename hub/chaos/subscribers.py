@@ -280,6 +280,10 @@ class StreamWatchers:
                 wait_timeout=CALL_TIMEOUT_SECS,
             )
         except socketio.exceptions.ConnectionError as exc:
+            # python-engineio leaves the HTTP session it opened for a refused connection open.
+            http = getattr(sio.eio, "http", None)
+            if http is not None and not http.closed:
+                await http.close()
             if "unauthorized" in str(exc):
                 client.token = None
             raise Retryable(f"connect: {exc!r}") from exc
