@@ -83,8 +83,9 @@ function renderSchema(s, prefix) {
 }
 
 function renderOperation(path, method, op) {
+  const shared = window.openapi.components.parameters || {};
   const params = (op.parameters || []).map((p) => {
-    if (p.$ref) return `<tr><td colspan="3" class="mono">${esc(refName(p.$ref))}</td></tr>`;
+    if (p.$ref) p = shared[refName(p.$ref)];
     return `<tr><td class="mono">${esc(p.name)}${p.required ? ' <span class="req">*</span>' : ""}` +
       `</td><td>${esc(p.in)}</td><td>${typeOf(p.schema, "rest")}</td></tr>`;
   });
@@ -99,8 +100,7 @@ function renderOperation(path, method, op) {
   html += "<h4>Responses</h4><table>";
   for (const [status, r] of Object.entries(op.responses || {})) {
     let what = "";
-    if (r.$ref) what = esc(refName(r.$ref)) + ": " + esc(window.openapi.components.responses[
-      refName(r.$ref)].description);
+    if (r.$ref) what = esc(window.openapi.components.responses[refName(r.$ref)].description);
     else {
       what = esc(r.description || "");
       for (const c of Object.values(r.content || {})) what += renderSchema(c.schema, "rest");
