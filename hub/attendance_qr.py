@@ -63,7 +63,9 @@ class QrTokens:
         if len(parts) != 5 or parts[0] != _PREFIX:
             raise Invalid("not a Seva Hub QR token", {"reason": "qr_malformed"})
         body = ".".join(parts[:4])
-        if not hmac.compare_digest(self._sign(body), parts[4]):
+        # As bytes: compare_digest refuses str with non-ASCII characters (the token is the
+        # caller's), which would be a TypeError instead of a refusal.
+        if not hmac.compare_digest(self._sign(body).encode(), parts[4].encode()):
             raise Invalid("the QR token's signature does not check out", {"reason": "qr_signature"})
         try:
             identity = QrIdentity(UUID(hex=parts[1]), UUID(hex=parts[2]), int(parts[3]))

@@ -168,8 +168,9 @@ DeliveryChannel = Literal["in_app", "email", "sms", "whatsapp"]
 class QuietHours(WireModel):
     """Local times (the tenant's timezone), ``HH:MM``; may wrap midnight (22:00 → 07:00)."""
 
-    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # [0-9], not \d: \d also matches other scripts' digits ("१२:३०"), which time() refuses.
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class SetPreferences(WireModel):

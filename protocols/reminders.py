@@ -17,7 +17,8 @@ MAX_FOLLOW_UP_AHEAD = timedelta(days=366)
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-LocalTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+# [0-9], not \d: \d also matches other scripts' digits ("१२:३०"), which time() refuses.
+LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
 class PlanRemedy(WireModel):

@@ -12,7 +12,8 @@ IdempotencyKey = Annotated[
 ]
 """Printable ASCII without spaces, at most 128 characters (a UUID fits)."""
 
-IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+# [0-9], not \d: \d also matches other scripts' digits, which date.fromisoformat refuses.
+IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 
 class WireModel(BaseModel):

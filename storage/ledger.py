@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from protocols.errors import NotFound
 from storage.ledger_records import AccountState, Resolution, TransferRecord
 
 WALLET_CHANNEL = "seva_wallets"
@@ -255,21 +256,28 @@ async def ensure_account(
     limited: bool = False,
     low_balance_threshold: int | None = None,
 ) -> UUID:
-    """The account with this identity, created if missing (safe to race)."""
-    account_id = await conn.fetchval(
-        """
-        INSERT INTO ledger_accounts (code, currency, tenant_id, owner_user_id,
-                                     debits_must_not_exceed_credits, low_balance_threshold)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        ON CONFLICT DO NOTHING RETURNING id
-        """,
-        code,
-        currency,
-        tenant_id,
-        owner_user_id,
-        limited,
-        low_balance_threshold,
-    )
+    """The account with this identity, created if missing (safe to race). Raises
+    ``NotFound`` when ``tenant_id`` or ``owner_user_id`` names no tenant or user."""
+    try:
+        account_id = await conn.fetchval(
+            """
+            INSERT INTO ledger_accounts (code, currency, tenant_id, owner_user_id,
+                                         debits_must_not_exceed_credits, low_balance_threshold)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT DO NOTHING RETURNING id
+            """,
+            code,
+            currency,
+            tenant_id,
+            owner_user_id,
+            limited,
+            low_balance_threshold,
+        )
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFound(
+            "no such tenant or user",
+            {"tenant_id": _text(tenant_id), "owner_user_id": _text(owner_user_id)},
+        ) from exc
     if account_id is not None:
         return account_id
     return await conn.fetchval(
@@ -282,6 +290,10 @@ async def ensure_account(
         tenant_id,
         owner_user_id,
     )
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 async def set_low_balance_threshold(

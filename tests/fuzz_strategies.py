@@ -28,12 +28,14 @@ DEFAULT_SEED = 20261122
 DEFAULT_EXAMPLES = 25
 
 # Keywords that only describe; they do not constrain a value.
-_ANNOTATIONS = {"title", "description", "default", "examples", "deprecated", "readOnly", "$defs"}
+_ANNOTATIONS = {
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$defs",
+}  # fmt: skip
 _KNOWN = _ANNOTATIONS | {
     "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
     "uniqueItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
     "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "enum", "const", "anyOf", "oneOf",
-    "allOf", "$ref", "discriminator", "minProperties", "maxProperties",
+    "allOf", "$ref", "discriminator", "minProperties", "maxProperties", "propertyNames",
 }  # fmt: skip
 
 # Strings that have found bugs elsewhere: PostgreSQL refuses NUL in text, SQL quoting,
@@ -153,6 +155,12 @@ class _Builder:
         required = set(schema.get("required", ()))
         fields = {k: self.build(v, k) for k, v in properties.items()}
         extra = schema.get("additionalProperties", True)
+        # Property names are strings whether or not the schema says so.
+        names = (
+            self.build({"type": "string", **schema["propertyNames"]})
+            if "propertyNames" in schema
+            else None
+        )
 
         @st.composite
         def objects(draw: st.DrawFn) -> dict[str, Any]:
@@ -162,7 +170,8 @@ class _Builder:
                     out[key] = draw(strategy)
             if extra is not False:
                 more = extra if isinstance(extra, Mapping) else {}
-                for key in draw(st.lists(st.text(max_size=12), max_size=2)):
+                keys = names if names is not None else st.text(max_size=12)
+                for key in draw(st.lists(keys, max_size=3 if names is not None else 2)):
                     if key not in properties:
                         out[key] = draw(self.build(more))
             return out

@@ -73,7 +73,10 @@ class LocalFileStore:
         ``key`` and it has not expired (S3 answers such requests 403 as well)."""
         given = query.get("signature", "")
         fields = {k: v for k, v in query.items() if k != "signature"}
-        if not hmac.compare_digest(given, self._sign(method, key, fields)):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a
+        # refusal), and the query string is the caller's.
+        expected = self._sign(method, key, fields)
+        if not hmac.compare_digest(given.encode(), expected.encode()):
             raise Forbidden("the URL's signature does not match", {"reason": "signature_invalid"})
         if int(fields.get("expires", "0")) < time.time():
             raise Forbidden("the URL has expired", {"reason": "url_expired"})
