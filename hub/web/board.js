@@ -263,6 +263,7 @@ async function subscribe(resource_id, date, since) {
   for (const delta of buffered) applyDelta(sub, delta);
   sub.mode = data.mode + (data.replayed ? `, ${data.replayed} replayed` : "");
   $("#stream-info").dataset.mode = data.mode;
+  $("#stream-info").dataset.replayed = String(data.replayed);
   renderStreamInfo(sub);
   renderSlots();
 }
@@ -554,6 +555,9 @@ $("#resource").addEventListener("change", () => {
 $("#reload-bookings").addEventListener("click", () => loadStaffBookings().catch(showError));
 
 $("#logout").addEventListener("click", () => location.reload());
+
+// For the console (and the browser test): the board's state, its socket included.
+window.sevaBoard = { state };
 
 document.body.dataset.ready = "true";
 showDemoLogins();

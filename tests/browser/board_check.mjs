@@ -6,8 +6,8 @@
 //          devotee_a: {email, password}, devotee_b: {...}, staff: {...}}
 // Two devotee pages and a staff page log in through the form. A holds a slot and B must see
 // its availability drop (time measured here, from the click to B's DOM change), A releases and
-// B sees it restored, the staff page pushes live status and B shows it, a backwards push shows
-// the hub's error. Prints one JSON line per step and a final {"step": "done", ...}; exits 1
+// B sees it restored, B is dropped while A holds again and resumes with `since`, the staff
+// page pushes live status and B shows it, a backwards push shows the hub's error. Prints one JSON line per step and a final {"step": "done", ...}; exits 1
 // with {"step": "failed", "error": ...} on the first failure.
 
 import { readFileSync } from "node:fs";
@@ -120,6 +120,32 @@ async function main() {
     );
     await pageA.waitForSelector(`#holds li[data-hold-id="${holdId}"][data-status=released]`);
     report("release_seen_by_other_page", { hold_id: holdId, ms: releaseSeenMs });
+
+    // Page B loses its connection while A holds again; on reconnect it resumes with `since`
+    // and gets the missed delta replayed (automatic reconnection paused for the drop).
+    await pageB.evaluate(() => {
+      const socket = window.sevaBoard.state.socket;
+      socket.io.reconnection(false);
+      socket.io.engine.close();
+    });
+    await pageB.waitForSelector("#conn[data-state=offline]");
+    const seqBefore = Number(await pageB.getAttribute("#stream-info", "data-seq"));
+    await pageA.click(`tr[data-slot-id="${config.slot_id}"] button.hold`);
+    await pageA.waitForSelector(heldItem);
+    await pageB.evaluate(() => {
+      const socket = window.sevaBoard.state.socket;
+      socket.io.reconnection(true);
+      socket.connect();
+    });
+    await pageB.waitForSelector("#stream-info[data-mode=replay]");
+    await pageB.waitForSelector(availableCell(config.slot_id, full - 1));
+    report("recovered_after_disconnect", {
+      seq_before: seqBefore,
+      seq_after: Number(await pageB.getAttribute("#stream-info", "data-seq")),
+      replayed: Number(await pageB.getAttribute("#stream-info", "data-replayed")),
+    });
+    await pageA.click(`${heldItem} button.release`);
+    await pageB.waitForSelector(availableCell(config.slot_id, full));
 
     const bookingRow = `#staff-bookings tr[data-booking-id="${config.booking_id}"]`;
     await pageStaff.waitForSelector(bookingRow);

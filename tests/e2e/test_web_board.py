@@ -2,7 +2,9 @@
 
 ``tests/browser/board_check.mjs`` (playwright-core) drives three pages against this test's hub:
 two devotees and a staff member log in through the form; a hold made on one page shows on the
-other within a second; releasing restores it; the staff page pushes live status and the
+other within a second; releasing restores it; a page that lost its connection while a place
+was held resumes with ``since`` and gets that delta replayed; the staff page pushes live
+status and the
 devotee's page shows it (and its ``puja_started`` notification); a backwards push shows the
 hub's error. The screenshot is kept in ``tests/artifacts/web-board.png``.
 """
@@ -155,6 +157,10 @@ async def test_two_pages_see_holds_within_a_second_and_staff_live_status(
     released = step(lines, "release_seen_by_other_page")
     assert released["ms"] < VISIBLE_WITHIN_MS, released
     assert await hold_status(db, held["hold_id"]) == "released"
+
+    recovered = step(lines, "recovered_after_disconnect")
+    assert recovered["replayed"] == 1, recovered  # A's hold, made while B was offline
+    assert recovered["seq_after"] == recovered["seq_before"] + 1, recovered
 
     live = step(lines, "live_status_seen_by_devotee")
     assert live["booking_id"] == booking_id and live["ms"] < VISIBLE_WITHIN_MS, live
