@@ -53,7 +53,7 @@ from storage.bench import server_setting
 
 RESULTS_FORMAT = 1
 BENCHMARKS = ("contention", "wallet", "fanout")
-DEFAULT_CONCURRENCY = (1, 8, 32, 128, 512)
+DEFAULT_CONCURRENCY = (1, 8, 64, 512)
 DEFAULT_SUBSCRIBERS = (100, 1000, 5000)
 SMOKE_CONCURRENCY = (2, 8)
 SMOKE_SUBSCRIBERS = (10, 30)
@@ -63,12 +63,12 @@ SMOKE_DELTAS = 3
 # Contention: every client sends at least this many holds, and a level sends at least this
 # many in all (a single client then still makes a measurement, not a handful of samples).
 CONTENTION_MIN_REQUESTS = 20
-CONTENTION_MIN_TOTAL = 1000
+CONTENTION_MIN_TOTAL = 600
 SMOKE_CONTENTION_MIN_REQUESTS = 3
 SMOKE_CONTENTION_MIN_TOTAL = 30
 # Wallet: debits per scenario and side = this many rounds of the closed loop, within bounds.
 WALLET_ROUNDS = 20
-WALLET_MIN_OPS = 1000
+WALLET_MIN_OPS = 600
 WALLET_MAX_OPS = 20_000
 SMOKE_WALLET_MIN_OPS = 60
 SMOKE_WALLET_MAX_OPS = 200
@@ -672,6 +672,10 @@ def _progress(name: str, values: tuple[int, ...], unit: str) -> Iterator[int]:
     try:
         for value in bar:
             bar.set_postfix_str(f"{unit}={value}")
+            if not bar.disable:
+                # The bench's own lines follow on stderr: keep this snapshot of the bar on its
+                # line rather than have them written over it.
+                sys.stderr.write("\n")
             yield value
     finally:
         bar.close()

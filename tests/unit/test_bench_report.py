@@ -56,7 +56,7 @@ def test_sweep_lists_are_sorted_distinct_positive_and_bad_ones_are_refused():
 
 
 def test_each_level_measures_enough_operations_and_spread_keeps_twenty_debits_per_wallet():
-    assert contention_argv(1, smoke=False, shards=None) == ["--clients", "1", "--requests", "1000"]
+    assert contention_argv(1, smoke=False, shards=None) == ["--clients", "1", "--requests", "600"]
     assert contention_argv(512, smoke=False, shards=2) == [
         "--clients",
         "512",
@@ -69,9 +69,9 @@ def test_each_level_measures_enough_operations_and_spread_keeps_twenty_debits_pe
         "--concurrency",
         "1",
         "--ops",
-        "1000",
+        "600",
         "--wallets",
-        "50",
+        "30",
     ]
     assert wallet_argv(4096, smoke=False, shards=None)[3] == "20000"  # capped
     assert "--smoke" in wallet_argv(8, smoke=True, shards=None)
