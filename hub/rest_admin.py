@@ -246,7 +246,12 @@ async def list_staff(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/staff/{user_id}/assignments")
-@api("Assign staff", tags="admin", body=StaffAssignments, query={"tenant_id": "uuid"})
+@api(
+    "Set a staff member's assigned resources",
+    tags="admin",
+    body=StaffAssignments,
+    query={"tenant_id": "uuid"},
+)
 @requires(Perm.STAFF_MANAGE)
 async def assign_staff(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -298,7 +303,7 @@ def _query_uuid(request: web.Request, name: str) -> UUID | None:
 
 @routes.get("/api/v1/admin/audit")
 @api(
-    "List audit",
+    "Audit log, newest first",
     tags="admin",
     query={
         "limit": "integer",

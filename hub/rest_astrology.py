@@ -27,7 +27,7 @@ MAX_LIST = 200
 
 
 @routes.get("/api/v1/consultation-settings")
-@api("Get settings", tags="astrology", query={"tenant_id": "uuid"})
+@api("The tenant's consultation settings", tags="astrology", query={"tenant_id": "uuid"})
 @requires(Perm.CATALOG_READ)
 async def get_settings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -38,7 +38,12 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/consultation-settings")
-@api("Put settings", tags="astrology", body=ConsultationSettings, query={"tenant_id": "uuid"})
+@api(
+    "Set the tenant's consultation settings",
+    tags="astrology",
+    body=ConsultationSettings,
+    query={"tenant_id": "uuid"},
+)
 @requires(Perm.CATALOG_WRITE)
 async def put_settings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -50,7 +55,7 @@ async def put_settings(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/meeting")
-@api("Get meeting", tags="astrology")
+@api("A consultation booking's meeting room", tags="astrology")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_meeting(request: web.Request) -> web.Response:
     result = await request.app[CONSULTATIONS].meeting(
@@ -61,7 +66,7 @@ async def get_meeting(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/report-products/{product_id}")
 @api(
-    "Put product",
+    "Create or update a report product",
     tags="astrology",
     body=PutReportProduct,
     status=201,

@@ -23,7 +23,7 @@ STATUSES = ("queued", "sending", "sent", "failed", "dead", "skipped_insufficient
 
 
 @routes.get("/api/v1/me/notification-preferences")
-@api("Get preferences", tags="deliveries")
+@api("The caller's notification preferences", tags="deliveries")
 @requires(Perm.AUTHENTICATED)
 async def get_preferences(request: web.Request) -> web.Response:
     async with request.app[keys.DB].acquire() as conn:
@@ -32,7 +32,7 @@ async def get_preferences(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/me/notification-preferences")
-@api("Set preferences", tags="deliveries", body=SetPreferences)
+@api("Set the caller's notification preferences", tags="deliveries", body=SetPreferences)
 @requires(Perm.AUTHENTICATED)
 async def set_preferences(request: web.Request) -> web.Response:
     body = await json_body(request, SetPreferences)

@@ -89,7 +89,7 @@ async def book_yatra(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/devotional/bookings/{group_id}")
-@api("Get group", tags="devotional")
+@api("A puja or yatra group booking", tags="devotional")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].view(principal_of(request), path_uuid(request, "group_id"))
@@ -97,7 +97,7 @@ async def get_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/bookings/{group_id}/pay-from-wallet")
-@api("Pay group", tags="devotional")
+@api("Pay a group booking from the wallet", tags="devotional")
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].pay_from_wallet(
@@ -107,7 +107,7 @@ async def pay_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/bookings/{group_id}/pay")
-@api("Pay whole group", tags="devotional", body=PayGroup)
+@api("Pay the whole group at once (wallet or gateway)", tags="devotional", body=PayGroup)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_whole_group(request: web.Request) -> web.Response:
     body = await json_body(request, PayGroup)
@@ -118,7 +118,7 @@ async def pay_whole_group(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/devotional/bookings/{group_id}")
-@api("Release group", tags="devotional")
+@api("Release a group booking's holds", tags="devotional")
 @requires(Perm.BOOKINGS_CREATE)
 async def release_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].release(
@@ -182,7 +182,7 @@ def _query_date(request: web.Request, name: str) -> date | None:
 
 @routes.get("/api/v1/staff/bookings")
 @api(
-    "Staff bookings",
+    "Bookings of the tenant's staff",
     tags="devotional",
     query={"limit": "integer", "staff_user_id": "uuid", "from": "date", "tenant_id": "uuid"},
 )
@@ -218,7 +218,7 @@ async def staff_earnings(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/commission")
-@api("Set commission", tags="devotional", body=SetCommission)
+@api("Set a tenant's commission", tags="devotional", body=SetCommission)
 @requires(Perm.TENANTS_MANAGE)
 async def set_commission(request: web.Request) -> web.Response:
     body = await json_body(request, SetCommission)

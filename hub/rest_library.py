@@ -37,14 +37,14 @@ async def list_seat_plans(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/attendance/qr")
-@api("Attendance qr", tags="library")
+@api("The caller's attendance QR token", tags="library")
 @requires(Perm.BOOKINGS_READ_OWN)
 async def attendance_qr(request: web.Request) -> web.Response:
     return web.json_response(request.app[keys.LIBRARY].attendance.qr_for(principal_of(request)))
 
 
 @routes.post("/api/v1/attendance/check-in")
-@api("Check in", tags="library", body=AttendanceScan)
+@api("Check in by QR scan", tags="library", body=AttendanceScan)
 @requires(Perm.LIVE_PUSH)
 async def check_in(request: web.Request) -> web.Response:
     body = await json_body(request, AttendanceScan)
@@ -55,7 +55,7 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/attendance/check-out")
-@api("Check out", tags="library", body=AttendanceScan)
+@api("Check out by QR scan", tags="library", body=AttendanceScan)
 @requires(Perm.LIVE_PUSH)
 async def check_out(request: web.Request) -> web.Response:
     body = await json_body(request, AttendanceScan)
@@ -66,7 +66,7 @@ async def check_out(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/libraries/{library_id}/occupancy")
-@api("Occupancy", tags="library")
+@api("A library's occupancy now", tags="library")
 @requires(Perm.AVAILABILITY_READ)
 async def occupancy(request: web.Request) -> web.Response:
     result = await request.app[keys.LIBRARY].attendance.occupancy(
@@ -76,7 +76,7 @@ async def occupancy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/libraries/{library_id}/attendance")
-@api("Attendance of day", tags="library", query={"date": "date!"})
+@api("A library's attendance on a day", tags="library", query={"date": "date!"})
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def attendance_of_day(request: web.Request) -> web.Response:
     day = request.query.get("date")
@@ -111,7 +111,7 @@ async def import_students(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/students/{user_id}/fee-due")
-@api("Fee due", tags="library", body=FeeDue, status=201, also=(200,))
+@api("Tell a student a fee is due", tags="library", body=FeeDue, status=201, also=(200,))
 @requires(Perm.REMINDERS_PLAN)
 async def fee_due(request: web.Request) -> web.Response:
     body = await json_body(request, FeeDue)

@@ -38,14 +38,14 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/notifications/read-all")
-@api("Read all", tags="notifications")
+@api("Mark every notification read", tags="notifications")
 @requires(Perm.AUTHENTICATED)
 async def read_all(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.INBOX].read(principal_of(request), None))
 
 
 @routes.put("/api/v1/notifications/{notification_id}/read")
-@api("Read one", tags="notifications")
+@api("Mark one notification read", tags="notifications")
 @requires(Perm.AUTHENTICATED)
 async def read_one(request: web.Request) -> web.Response:
     note_id = path_uuid(request, "notification_id")
@@ -64,7 +64,7 @@ async def send_system_notice(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/bookings/{booking_id}/assignee")
-@api("Assign staff", tags="notifications", body=AssignStaff)
+@api("Assign a booking to a staff member", tags="notifications", body=AssignStaff)
 @requires(Perm.BOOKINGS_MANAGE)
 async def assign_staff(request: web.Request) -> web.Response:
     body = await json_body(request, AssignStaff)
@@ -78,7 +78,7 @@ async def assign_staff(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/streams/{stream_id}")
-@api("Get stream", tags="notifications")
+@api("A live stream session", tags="notifications")
 @requires(Perm.AUTHENTICATED)
 async def get_stream(request: web.Request) -> web.Response:
     session = await request.app[keys.STREAMS].describe(

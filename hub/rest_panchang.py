@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/panchang")
-@api("Get panchang", tags="panchang", query=PanchangQuery)
+@api("The panchang of a day at a place", tags="panchang", query=PanchangQuery)
 @requires(Perm.AUTHENTICATED)
 async def get_panchang(request: web.Request) -> web.Response:
     query = PanchangQuery.model_validate(dict(request.query))

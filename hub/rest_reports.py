@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reports/uploads")
-@api("Request upload", tags="reports", body=RequestReportUpload, status=201)
+@api("Signed upload URL for a booking report", tags="reports", body=RequestReportUpload, status=201)
 @requires(Perm.LIVE_PUSH)
 async def request_upload(request: web.Request) -> web.Response:
     body = await json_body(request, RequestReportUpload)
@@ -32,7 +32,7 @@ async def request_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reports/complete")
-@api("Complete upload", tags="reports", body=CompleteReportUpload)
+@api("Finish a booking report upload", tags="reports", body=CompleteReportUpload)
 @requires(Perm.LIVE_PUSH)
 async def complete_upload(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteReportUpload)

@@ -65,7 +65,11 @@ async def get_wallet(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/wallets/{wallet_id}/ledger")
-@api("Wallet ledger", tags="wallets", query={"cursor": "integer", "limit": "integer"})
+@api(
+    "A wallet's ledger entries, newest first",
+    tags="wallets",
+    query={"cursor": "integer", "limit": "integer"},
+)
 @requires(Perm.WALLET_READ_OWN)
 async def wallet_ledger(request: web.Request) -> web.Response:
     cursor = query_int(request, "cursor", default=0, low=0, high=2**62) or None
@@ -220,7 +224,7 @@ async def credit_wallets(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/credits/profit")
-@api("Credit profit", tags="wallets")
+@api("Messaging credits: units, cost, revenue and margin per channel", tags="wallets")
 @requires(Perm.CREDITS_ALLOCATE)
 async def credit_profit(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.WALLETS].credit_profit())
