@@ -13,6 +13,7 @@ from hub import keys
 from hub.api_spec import api
 from hub.fanout import load_snapshot
 from hub.guard import principal_of, requires
+from hub.health import check_redis
 from hub.restkit import json_body, json_response, path_uuid
 from protocols.api_responses import HealthStatus, ReadinessReport
 from protocols.availability import AvailabilitySnapshot
@@ -51,13 +52,18 @@ async def readyz(request: web.Request) -> web.Response:
         checks["postgres"] = {"ok": True, "latency_ms": _ms(started)}
     except Exception as exc:
         ready = False
-        checks["postgres"] = {"ok": False, "error": type(exc).__name__}
+        checks["postgres"] = {"ok": False, "latency_ms": _ms(started), "error": type(exc).__name__}
+    started = time.perf_counter()
     try:
         seconds = await request.app[keys.SHARDS].ping()
         checks["ray"] = {"ok": True, "latency_ms": round(seconds * 1000, 2)}
     except Unavailable:
         ready = False
-        checks["ray"] = {"ok": False, "error": "shards not answering"}
+        checks["ray"] = {"ok": False, "latency_ms": _ms(started), "error": "shards not answering"}
+    redis_url = request.app[keys.SETTINGS].redis_url
+    if redis_url is not None:  # only when configured (REDIS_URL)
+        checks["redis"] = await check_redis(redis_url.get_secret_value())
+        ready = ready and checks["redis"]["ok"]
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return web.json_response(body, status=200 if ready else 503)
 

@@ -291,9 +291,11 @@ class SocketGateway:
         async def on_event(sid: str, *args: Any) -> dict[str, Any]:
             with socket_event_context(sid, self._principals.get(sid), event):
                 ack = await answer(sid, *args)
-            if self._observe_event is not None:
                 error = ack.get("error")
-                self._observe_event(event, error["code"] if isinstance(error, dict) else "ok")
+                outcome = error["code"] if isinstance(error, dict) else "ok"
+                log.debug("client event %s: %s", event, outcome)
+            if self._observe_event is not None:
+                self._observe_event(event, outcome)
             return ack
 
         async def answer(sid: str, *args: Any) -> dict[str, Any]:
