@@ -19,6 +19,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -27,7 +28,15 @@ import pytest
 import socketio
 
 from tests.conftest import hub_settings, start_hub
-from tests.support import Hub, connect_url, eventually, make_world, subscribe, user_token
+from tests.support import (
+    Hub,
+    World,
+    connect_url,
+    eventually,
+    make_world,
+    subscribe,
+    user_token,
+)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "nginx.conf"
@@ -44,11 +53,16 @@ def free_port() -> int:
         return port
 
 
-def local_conf(hub_addr: str, port: int, run_dir: Path) -> str:
-    """The deployed configuration with only its addresses and file paths changed."""
+def local_conf(hub_addrs: tuple[str, str], port: int, run_dir: Path, *, sticky: bool) -> str:
+    """The deployed configuration with only its addresses and file paths changed (and, for a
+    control run, without ``ip_hash``)."""
     text = CONF.read_text()
-    text, servers = re.subn(r"server hub-[ab]:8080", f"server {hub_addr}", text)
-    assert servers == 2
+    for name, addr in zip(("hub-a", "hub-b"), hub_addrs, strict=True):
+        text, servers = re.subn(rf"server {name}:8080", f"server {addr}", text)
+        assert servers == 1
+    if not sticky:
+        text, hashes = re.subn(r"\n\s*ip_hash;", "", text)
+        assert hashes == 1
     text, listens = re.subn(r"listen 8080;", f"listen 127.0.0.1:{port};", text)
     assert listens == 1
     text = text.replace("pid /tmp/nginx.pid;", f"pid {run_dir}/nginx.pid;")
@@ -57,12 +71,21 @@ def local_conf(hub_addr: str, port: int, run_dir: Path) -> str:
     return text
 
 
-@contextlib.asynccontextmanager
-async def running_nginx(hub: Hub, run_dir: Path) -> AsyncIterator[str]:
-    """nginx with the deployed configuration in front of ``hub``; yields its URL."""
-    port = free_port()
+def write_conf(text: str, run_dir: Path) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
     conf = run_dir / "nginx.conf"
-    conf.write_text(local_conf(urlsplit(hub.url).netloc, port, run_dir))
+    conf.write_text(text)
+    return conf
+
+
+@contextlib.asynccontextmanager
+async def running_nginx(
+    hubs: tuple[Hub, Hub], run_dir: Path, *, sticky: bool = True
+) -> AsyncIterator[str]:
+    """nginx with the deployed configuration in front of ``hubs``; yields its URL."""
+    port = free_port()
+    addrs = (urlsplit(hubs[0].url).netloc, urlsplit(hubs[1].url).netloc)
+    conf = write_conf(local_conf(addrs, port, run_dir, sticky=sticky), run_dir)
     check = await asyncio.create_subprocess_exec(
         NGINX, "-t", "-p", str(run_dir), "-c", str(conf), stderr=asyncio.subprocess.PIPE
     )
@@ -96,7 +119,8 @@ async def running_nginx(hub: Hub, run_dir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def nginx_url(hub: Hub, tmp_path: Path) -> AsyncIterator[str]:
-    async with running_nginx(hub, tmp_path) as url:
+    # Both upstream entries lead to the session hub (one Ray namespace, one set of shards).
+    async with running_nginx((hub, hub), tmp_path) as url:
         yield url
 
 
@@ -146,40 +170,55 @@ async def test_websocket_upgrades_through_nginx_and_deltas_flow_back(
     )
 
 
-async def test_long_polling_sessions_work_through_nginx(
+async def long_polling_subscribe(url: str, token: str, world: World) -> dict[str, Any]:
+    """Connect over long-polling only, subscribe, disconnect; the ack's data."""
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(url, auth={"token": token}, transports=["polling"], wait_timeout=5)
+    try:
+        assert sio.transport() == "polling"
+        payload = {
+            "tenant_id": str(world.tenant_id),
+            "resource_id": str(world.resource_id),
+            "date": world.date,
+        }
+        ack: dict[str, Any] = {}
+        for _ in range(3):  # several POST/GET rounds, each of which must reach the same hub
+            ack = await sio.call("availability:subscribe", payload, timeout=30)
+            assert ack["ok"], ack
+        data: dict[str, Any] = ack["data"]
+        return data
+    finally:
+        await sio.disconnect()
+
+
+async def test_long_polling_across_two_hubs_needs_and_gets_ip_hash_stickiness(
     migrated_dsn: str, ray_session: None, db: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    # A hub of its own with a short heartbeat: a polling client's disconnect waits for its
-    # pending long-poll GET, which the hub answers at the next ping (25 s by default).
-    quick, runner = await start_hub(
-        hub_settings(socket_ping_interval_secs=1.0, socket_ping_timeout_secs=5.0), migrated_dsn
-    )
+    # Two hubs of their own sharing one Ray namespace (as deployed), with a short heartbeat:
+    # a polling client's disconnect waits for its pending long-poll GET, which a hub answers
+    # at its next ping (25 s by default).
+    settings = hub_settings(socket_ping_interval_secs=1.0, socket_ping_timeout_secs=5.0)
+    one, one_runner = await start_hub(settings, migrated_dsn)
+    two, two_runner = await start_hub(settings, migrated_dsn)
     world = await make_world(db, capacity=3, users=1)
-    sio = socketio.AsyncClient(reconnection=False)
+    token = user_token(one, world, 0)
     try:
-        async with running_nginx(quick, tmp_path) as url:
-            await sio.connect(
-                url,
-                auth={"token": user_token(quick, world, 0)},
-                transports=["polling"],
-                wait_timeout=10,
-            )
-            try:
-                assert sio.transport() == "polling"
-                ack = await sio.call(
-                    "availability:subscribe",
-                    {
-                        "tenant_id": str(world.tenant_id),
-                        "resource_id": str(world.resource_id),
-                        "date": world.date,
-                    },
-                    timeout=30,
-                )
-                assert ack["ok"], ack
-                assert ack["data"]["slots"][0]["available"] == 3
-            finally:
-                await sio.disconnect()
-            log = (tmp_path / "access.log").read_text()
-            assert re.search(r'"POST /socket\.io/\?[^"]*transport=polling[^"]*" 200 ', log)
+        async with running_nginx((one, two), tmp_path / "sticky") as url:
+            data = await long_polling_subscribe(url, token, world)
+            assert data["slots"][0]["available"] == 3
+        log = (tmp_path / "sticky" / "access.log").read_text()
+        statuses = re.findall(r'transport=polling[^"]*" (\d{3}) ', log)
+        # Every request of the session answered 200; only the poll still pending when the
+        # client left may end otherwise (the hub closed the session under it).
+        assert len(statuses) >= 8
+        assert set(statuses[:-1]) == {"200"}, log
+        # Control: the same configuration without ip_hash alternates the session's requests
+        # between the hubs, and the hub that did not open the session refuses them.
+        async with running_nginx((one, two), tmp_path / "round-robin", sticky=False) as url:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await long_polling_subscribe(url, token, world)
+        log = (tmp_path / "round-robin" / "access.log").read_text()
+        assert "400" in re.findall(r'transport=polling[^"]*" (\d{3}) ', log), log
     finally:
-        await runner.cleanup()
+        await one_runner.cleanup()
+        await two_runner.cleanup()
