@@ -63,13 +63,19 @@ function availableCell(slotId, available) {
   return `tr[data-slot-id="${slotId}"] td.available[data-available="${available}"]`;
 }
 
-// Milliseconds from just before `act` until `selector` is in `page`.
-async function timeUntil(page, selector, act) {
+// Milliseconds from just before `act` until `selector` is in `page`; with the wall-clock
+// time (ms since the epoch) of that start, for comparison with other clients on this machine.
+async function timed(page, selector, act) {
   const seen = page.waitForSelector(selector, { state: "attached" });
+  const startedAt = Date.now();
   const started = performance.now();
   await act();
   await seen;
-  return Math.round(performance.now() - started);
+  return { ms: Math.round(performance.now() - started), startedAt };
+}
+
+async function timeUntil(page, selector, act) {
+  return (await timed(page, selector, act)).ms;
 }
 
 async function main() {
@@ -107,13 +113,15 @@ async function main() {
     await pageB.waitForSelector(availableCell(config.slot_id, full));
     report("slots_shown", { slots: await pageB.locator("#slots tbody tr").count() });
 
-    const holdSeenMs = await timeUntil(pageB, availableCell(config.slot_id, full - 1), () =>
-      pageA.click(`tr[data-slot-id="${config.slot_id}"] button.hold`),
+    const { ms: holdSeenMs, startedAt: holdClickedAt } = await timed(
+      pageB,
+      availableCell(config.slot_id, full - 1),
+      () => pageA.click(`tr[data-slot-id="${config.slot_id}"] button.hold`),
     );
     const heldItem = `#holds li[data-slot-id="${config.slot_id}"][data-status=held]`;
     await pageA.waitForSelector(heldItem);
     const holdId = await pageA.getAttribute(heldItem, "data-hold-id");
-    report("hold_seen_by_other_page", { hold_id: holdId, ms: holdSeenMs });
+    report("hold_seen_by_other_page", { hold_id: holdId, ms: holdSeenMs, clicked_at_ms: holdClickedAt });
 
     const releaseSeenMs = await timeUntil(pageB, availableCell(config.slot_id, full), () =>
       pageA.click(`${heldItem} button.release`),
