@@ -88,8 +88,8 @@ async def _answered(send: Any) -> Any:
 async def plant(
     env: ProcessEnv, target: WatchedStream, http: aiohttp.ClientSession, rng: random.Random
 ) -> Planted:
-    """Holds left alone and one booking with a follow-up due after the holds' TTL, all
-    acknowledged by the hub."""
+    """One booking with a follow-up due just after the TTL of holds made next and left alone,
+    all acknowledged by the hub."""
     planted = Planted()
     conn = await asyncpg.connect(env.dsn)
     try:
@@ -99,6 +99,16 @@ async def plant(
     user = ChaosClient(env.urls, start=0, email=target.emails[-1], password=PASSWORD, http=http)
     admin = ChaosClient(env.urls, start=0, email=target.admin_email, password=PASSWORD, http=http)
     try:
+        # The booking first and the holds last, right before the kill: a TTL must not pass
+        # while the scenario is still planting.
+        booking = await _answered(
+            lambda: user.call(
+                "hold:create",
+                {"slot_id": str(slots[0]), "qty": 1, "idempotency_key": uuid.uuid4().hex},
+            )
+        )
+        booking_id = str(booking["hold_id"])
+        await _answered(lambda: user.call("hold:pay", {"hold_id": booking_id}))
         for _ in range(PLANTED_HOLDS):
             slot = str(rng.choice(slots))
             key = f"clock-{uuid.UUID(int=rng.getrandbits(128)).hex}"
@@ -110,14 +120,6 @@ async def plant(
             planted.holds[str(held["hold_id"])] = slot
             expires = datetime.fromisoformat(held["expires_at"])
             planted.latest_due = max(planted.latest_due or expires, expires)
-        booking = await _answered(
-            lambda: user.call(
-                "hold:create",
-                {"slot_id": str(slots[0]), "qty": 1, "idempotency_key": uuid.uuid4().hex},
-            )
-        )
-        booking_id = str(booking["hold_id"])
-        await _answered(lambda: user.call("hold:pay", {"hold_id": booking_id}))
         assert planted.latest_due is not None
         at = planted.latest_due + timedelta(seconds=0.5)
         plan = await _answered(
