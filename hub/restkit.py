@@ -19,7 +19,8 @@ async def json_body(request: web.Request, model: type[M]) -> M:
     """Raises 400 ``invalid`` for a body that is not JSON, 422 for one that does not fit."""
     try:
         raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser's stack (e.g. 20,000 "[").
         raise web.HTTPBadRequest(reason="body is not valid JSON") from exc
     if not isinstance(raw, dict):
         raise Invalid("body must be a JSON object")

@@ -97,3 +97,35 @@ async def test_quiet_hours_in_another_scripts_digits_are_invalid_not_a_crash(
         assert body["error"]["code"] == "invalid"
     status, body = await _send(hub, "GET", "/api/v1/me/notification-preferences", token=token)
     assert status == 200 and body.get("quiet_hours") is None, body
+
+
+async def test_text_with_a_nul_character_is_invalid_not_a_failed_write(hub: Hub, db: asyncpg.Pool):
+    world = await make_world(db)
+    status, body = await _send(
+        hub,
+        "PUT",
+        "/api/v1/me",
+        token=user_token(hub, world),
+        json={"name": "Dev\u0000otee"},
+    )
+    assert status == 422, body
+    assert body["error"]["code"] == "invalid"
+    async with db.acquire() as conn:
+        name = await conn.fetchval("SELECT name FROM users WHERE id = $1", world.user_ids[0])
+    assert name == "Devotee"
+
+
+async def test_a_body_nested_deeper_than_the_parser_goes_is_a_400_not_a_crash(
+    hub: Hub, db: asyncpg.Pool
+):
+    world = await make_world(db)
+    status, body = await _send(
+        hub,
+        "POST",
+        "/api/v1/holds",
+        token=user_token(hub, world),
+        data=b"[" * 20_000 + b"]" * 20_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 400, body
+    assert body["error"]["code"] == "invalid"
