@@ -78,6 +78,8 @@ async def process_environment(
                     "SEVA_RECONCILE_AFTER_SECS": str(RECONCILE_AFTER_SECS),
                     **(extra_env or {}),
                 },
+                # Everything was checked by then: what a hub would finish no longer matters.
+                graceful_stop=False,
             )
         )
         options.out(f"cluster up: hubs {', '.join(cluster.urls())}, Redis {cluster.redis.url}")

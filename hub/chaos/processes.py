@@ -337,16 +337,17 @@ class HubCluster:
             parts.append(self.redis.proc.output())
         return "\n".join(parts)
 
-    def stop_hubs(self) -> None:
-        # SIGTERM every hub at once, then wait: a graceful stop each takes seconds.
+    def stop_hubs(self, *, graceful: bool = True) -> None:
+        """Stop every hub: SIGTERM to all at once, then wait (a graceful stop each takes
+        seconds); or, not ``graceful``, SIGKILL (when nothing they would finish matters)."""
         for hub in self.hubs.values():
             if hub.proc is not None and hub.proc.alive:
-                hub.proc.kill(signal.SIGTERM)
+                hub.proc.kill(signal.SIGTERM if graceful else signal.SIGKILL)
         for hub in self.hubs.values():
             hub.stop()
 
-    def stop(self) -> None:
-        self.stop_hubs()
+    def stop(self, *, graceful: bool = True) -> None:
+        self.stop_hubs(graceful=graceful)
         self.ray.stop()
         self.redis.stop()
 
@@ -403,9 +404,11 @@ async def hub_cluster(
     secret_key: str,
     hub_names: tuple[str, ...] = ("a", "b"),
     extra_env: Mapping[str, str] | None = None,
+    graceful_stop: bool = True,
 ) -> AsyncIterator[HubCluster]:
     """Start Redis and Ray, then the hubs (in parallel); stop everything on exit, whatever
-    happened. The database at ``dsn`` must be migrated; ``extra_env`` adds hub settings."""
+    happened (the hubs with SIGKILL unless ``graceful_stop``). The database at ``dsn`` must be
+    migrated; ``extra_env`` adds hub settings."""
     root = Path(tempfile.mkdtemp(prefix="seva-hubs-"))
     redis = RedisServer(root)
     ray_head = RayHead(root)
@@ -439,7 +442,7 @@ async def hub_cluster(
         await cluster.ensure_hubs()
         yield cluster
     finally:
-        cluster.stop()
+        cluster.stop(graceful=graceful_stop)
         shutil.rmtree(root, ignore_errors=True)
 
 
