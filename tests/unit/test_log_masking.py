@@ -59,6 +59,9 @@ def _lines(stream: io.StringIO) -> list[dict]:
         ("call 98765 43219 now", "98765 43219", "[phone ******19]"),
         ("call 09876543210?", "9876543210", "******10"),
         ("mail to ravi.kumar@example.com", "ravi.kumar", "r***@example.com"),
+        ("headers={'Authorization': 'Bearer abcdefgh.ijk'}", "abcdefgh", "headers={"),
+        ("see url=https://x.test/cb?key_secret=abc123&ok=1", "abc123", "&ok=1"),
+        ("pin=4321 spin=2", "4321", "spin=2"),
     ],
 )
 def test_mask_text_hides_the_secret_and_keeps_the_rest(raw: str, secret: str, kept: str):
