@@ -133,7 +133,7 @@ class Workload:
                 conn,
                 password_hash=password_hash,
                 slots=max(2, self.size // 2),
-                capacity=max(10, self.size * 4),
+                capacity=self.size * 20,  # some contention, not a sold-out run
                 prices_paise=SLOT_PRICES_PAISE,
                 users=self.size,
                 hold_ttl_secs=self.hold_ttl_secs,
