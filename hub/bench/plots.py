@@ -58,7 +58,8 @@ def draw_sweep(
     fig = Figure(figsize=(12, 5.2), layout="constrained")
     FigureCanvasAgg(fig)
     throughput_ax, p99_ax = fig.subplots(1, 2)
-    for scenario in dict.fromkeys(p.scenario for p in mine):
+    scenarios = list(dict.fromkeys(p.scenario for p in mine))
+    for scenario in scenarios:
         for variant in ("baseline", "seva"):
             series = sorted(
                 (p for p in mine if p.scenario == scenario and p.variant == variant),
@@ -80,7 +81,9 @@ def draw_sweep(
     xs = sorted({p.x for p in mine})
     throughput_ax.set_title("Throughput (higher is better)")
     throughput_ax.set_ylabel("answered requests per second (ops/s)")
-    throughput_ax.set_ylim(bottom=0, top=_headroom(p.throughput for p in mine))
+    top = _headroom(p.throughput for p in mine)
+    # Room under zero for the ratio labels placed below the lower of two scenarios.
+    throughput_ax.set_ylim(bottom=-0.06 * top if len(scenarios) > 1 else 0, top=top)
     p99_ax.set_title("p99 latency (lower is better)")
     p99_ax.set_ylabel("p99 latency (ms, log scale)")
     _log_y(p99_ax)
@@ -168,11 +171,18 @@ def _annotate_ratios(ax: Axes, series: list[Point], everything: list[Point]) -> 
         )
         if other is None or other.throughput <= 0:
             continue
+        # Scenarios share the x positions: the higher of two points is labelled above, the
+        # lower below, so that the labels do not collide.
+        below = any(
+            p.variant == "seva" and p.x == point.x and p.throughput > point.throughput
+            for p in everything
+        )
         ax.annotate(
+            f"{point.scenario + ' ' if point.scenario else ''}"
             f"x{point.throughput / other.throughput:.2f}",
             (point.x, point.throughput),
             textcoords="offset points",
-            xytext=(0, 7),
+            xytext=(0, -14 if below else 7),
             ha="center",
             fontsize=8,
             color=COLORS["seva"],
