@@ -97,8 +97,30 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _looks_like_epoch(digits: str) -> bool:
+    # Epoch milliseconds, microseconds and nanoseconds of 2001-2286 (Ray's
+    # ``_ray_timestamp_ns``, our own ``*_ms`` fields) start with 1 and are 13, 16 or 19 digits
+    # long; no card network issues numbers of those lengths starting with 1.
+    return digits[0] == "1" and len(digits) in (13, 16, 19)
+
+
 def _mask_card(match: re.Match[str]) -> str:
-    return f"[card ****{_digits(match.group(0))[-4:]}]"
+    """A card number passes the Luhn check; other long digit runs (ids, timestamps) are
+    left alone so logs stay useful. A card number always passes it, so none leaks."""
+    digits = _digits(match.group(0))
+    if not _luhn_ok(digits) or _looks_like_epoch(digits):
+        return match.group(0)
+    return f"[card ****{digits[-4:]}]"
 
 
 def _mask_phone(match: re.Match[str]) -> str:

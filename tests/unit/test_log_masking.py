@@ -52,7 +52,8 @@ def _lines(stream: io.StringIO) -> list[dict]:
         ("webhook_signature: 3b2a1f", "3b2a1f", "webhook_signature"),
         ("GET /socket.io/?token=opaque-refresh&EIO=4", "opaque-refresh", "EIO=4"),
         ("card 4111 1111 1111 1111 declined", "4111 1111 1111 1111", "[card ****1111]"),
-        ("card 4111-1111-1111-1234", "4111-1111-1111-1234", "[card ****1234]"),
+        ("card 5555-5555-5555-4444", "5555-5555-5555-4444", "[card ****4444]"),
+        ("rupay 6070 8211 1111 1119", "6070 8211 1111 1119", "[card ****1119]"),
         ("pan 4111111111111111", "4111111111111111", "[card ****1111]"),
         ("sms to +919876543210 sent", "9876543210", "[phone ******10]"),
         ("sms to 919812345678 sent", "9812345678", "[phone ******78]"),
@@ -78,6 +79,8 @@ def test_mask_text_hides_the_secret_and_keeps_the_rest(raw: str, secret: str, ke
         "batch of 512 commands in 12.5 ms",
         "slot 2026-11-24T06:00:00+00:00",
         "shard 3 restarted 12345 times",
+        '"_ray_timestamp_ns": 1763840000123456789',  # epoch ns, not a card
+        "order 4111111111111112 (fails the Luhn check: not a card number)",
     ],
 )
 def test_mask_text_leaves_ids_amounts_and_times_alone(harmless: str):
