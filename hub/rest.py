@@ -35,7 +35,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 @api(
-    "Readiness: PostgreSQL and Ray answer (503 otherwise)",
+    "Readiness: PostgreSQL and Ray answer (503 otherwise); Redis reported",
     tags="health",
     response=ReadinessReport,
     status=200,
@@ -60,11 +60,19 @@ async def readyz(request: web.Request) -> web.Response:
     except Unavailable:
         ready = False
         checks["ray"] = {"ok": False, "latency_ms": _ms(started), "error": "shards not answering"}
-    redis_url = request.app[keys.SETTINGS].redis_url
-    if redis_url is not None:  # only when configured (REDIS_URL)
-        checks["redis"] = await check_redis(redis_url.get_secret_value())
-        ready = ready and checks["redis"]["ok"]
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    settings = request.app[keys.SETTINGS]
+    degraded = False
+    if settings.redis_url is not None:  # only when configured (REDIS_URL)
+        checks["redis"] = await check_redis(settings.redis_url.get_secret_value())
+        if not checks["redis"]["ok"]:
+            # Every hub shares one Redis: failing readiness on it would take all of them out
+            # of the balancer at once, while holds, payments and REST keep working without it.
+            if settings.readyz_require_redis:
+                ready = False
+            else:
+                degraded = True
+    status = "not_ready" if not ready else "degraded" if degraded else "ready"
+    body = {"status": status, "checks": checks}
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="seva serve's log lines: masked JSON, or text for a terminal"
     )
+    readyz_require_redis: bool = Field(
+        default=False,
+        description="a Redis outage makes /readyz 503 (default: 200 'degraded', since every hub "
+        "shares Redis and keeps serving without it)",
+    )
 
     def signing_keys(self) -> dict[str, str] | None:
         if self.jwt_keys:

@@ -27,9 +27,10 @@ class ReadinessCheck(WireModel):
 
 
 class ReadinessReport(WireModel):
-    """``GET /readyz``: 200 when every dependency answers, else 503 with the same shape."""
+    """``GET /readyz``: 200 when PostgreSQL and Ray answer (``degraded`` when only Redis does
+    not, unless ``SEVA_READYZ_REQUIRE_REDIS``), else 503 with the same shape."""
 
-    status: Literal["ready", "not_ready"]
+    status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, ReadinessCheck] = Field(
         description="keyed by postgres, ray and, when REDIS_URL is set, redis"
     )

@@ -84,6 +84,17 @@ async def redis_hub(
     await runner.cleanup()
 
 
+@pytest.fixture(scope="module")
+async def strict_hub(
+    pg_dsn: str, ray_session: None, redis_server: RedisProcess
+) -> AsyncIterator[Hub]:
+    dsn = await create_database(pg_dsn)
+    settings = hub_settings(redis_url=SecretStr(redis_server.url), readyz_require_redis=True)
+    handle, runner = await start_hub(settings, dsn)
+    yield handle
+    await runner.cleanup()
+
+
 async def _get(url: str) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as http, http.get(url) as resp:
         return resp.status, await resp.json()
@@ -97,8 +108,8 @@ async def test_without_redis_configured_readyz_has_no_redis_check(hub: Hub):
         assert check["ok"] is True and check["latency_ms"] >= 0
 
 
-async def test_a_stopped_redis_makes_the_hub_not_ready_until_it_is_back(
-    redis_hub: Hub, redis_server: RedisProcess
+async def test_a_stopped_redis_makes_the_hub_degraded_but_ready_until_it_is_back(
+    redis_hub: Hub, strict_hub: Hub, redis_server: RedisProcess
 ):
     status, body = await _get(f"{redis_hub.url}/readyz")
     assert status == 200, body
@@ -111,8 +122,11 @@ async def test_a_stopped_redis_makes_the_hub_not_ready_until_it_is_back(
     redis_server.stop()
     try:
         status, body = await _get(f"{redis_hub.url}/readyz")
-        assert status == 503, body
-        assert body["status"] == "not_ready"
+        assert status == 200, body
+        assert body["status"] == "degraded"
+        strict_status, strict = await _get(f"{strict_hub.url}/readyz")
+        assert strict_status == 503 and strict["status"] == "not_ready", strict
+        assert strict["checks"]["redis"]["ok"] is False
         redis = body["checks"]["redis"]
         assert redis["ok"] is False and redis["error"] and redis["latency_ms"] >= 0
         assert body["checks"]["postgres"]["ok"] is True and body["checks"]["ray"]["ok"] is True
@@ -130,7 +144,7 @@ async def test_a_stopped_redis_makes_the_hub_not_ready_until_it_is_back(
 
     for _ in range(100):
         status, body = await _get(f"{redis_hub.url}/readyz")
-        if status == 200:
+        if body["status"] == "ready":
             break
         await asyncio.sleep(0.1)
     assert status == 200 and body["checks"]["redis"]["ok"] is True, body
