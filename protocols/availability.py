@@ -58,13 +58,15 @@ class AvailabilitySnapshot(WireModel):
     """Ack of ``availability:subscribe`` and body of the REST availability route.
 
     ``replayed`` is how many ``availability`` deltas were sent to this client before the ack
-    (only with ``since``); ``mode`` says whether ``since`` could be honoured by replay.
+    (only with ``since``); ``mode`` says whether ``since`` could be honoured by replay:
+    ``snapshot`` (no ``since``), ``replay`` (the missed deltas were sent), ``reset`` (``since``
+    is older than the retention or not a seq of the stream: replace what you had).
     """
 
     stream: str
     seq: int
     slots: list[SlotAvailability]
-    mode: Literal["snapshot", "replay"] = "snapshot"
+    mode: Literal["snapshot", "replay", "reset"] = "snapshot"
     replayed: int = 0
 
 
