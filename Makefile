@@ -27,7 +27,7 @@ run:
 	$(VENV)/bin/seva serve --demo $(ARGS)
 
 test:
-	$(BOOTSTRAP) --with-redis --with-browser
+	$(BOOTSTRAP) --with-redis --with-browser --with-nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy hub actors storage protocols
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

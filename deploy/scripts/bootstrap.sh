@@ -4,7 +4,8 @@
 # redis-server; with --with-browser Debian's chromium, Node.js and the npm packages of the
 # browser test (tests/browser) and the Node.js client (deploy/examples/node-client). Always:
 # the web board's socket.io-client, vendored from the npm registry with a pinned integrity
-# (deploy/scripts/vendor_board.py; needs no Node.js). Idempotent, and quick when nothing
+# (deploy/scripts/vendor_board.py; needs no Node.js). With --with-nginx Debian's nginx-light,
+# for the test of deploy/nginx/nginx.conf in front of two real hubs. Idempotent, and quick when nothing
 # changed. Run from the repository root (the Makefile does).
 #
 # Missing system packages are installed with apt-get when running as root; otherwise the
@@ -19,15 +20,17 @@ die() {
 
 with_redis=0
 with_browser=0
+with_nginx=0
 for arg in "$@"; do
   case "$arg" in
     --with-redis) with_redis=1 ;;
     --with-browser) with_browser=1 ;;
+    --with-nginx) with_nginx=1 ;;
     -h | --help)
-      echo "usage: bash deploy/scripts/bootstrap.sh [--with-redis] [--with-browser]"
+      echo "usage: bash deploy/scripts/bootstrap.sh [--with-redis] [--with-browser] [--with-nginx]"
       exit 0
       ;;
-    *) die "unknown argument '$arg' (usage: bootstrap.sh [--with-redis] [--with-browser])" ;;
+    *) die "unknown argument '$arg' (usage: bootstrap.sh [--with-redis] [--with-browser] [--with-nginx])" ;;
   esac
 done
 
@@ -107,6 +110,11 @@ if [[ $with_browser -eq 1 ]]; then
   command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 fi
+installing_nginx=0
+if [[ $with_nginx -eq 1 ]] && ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+  apt_packages+=(nginx-light)
+  installing_nginx=1
+fi
 
 # --- 2. install them -----------------------------------------------------------------------
 
@@ -140,6 +148,10 @@ if [[ $installing_redis -eq 1 ]]; then
     redis-cli -p 6379 shutdown nosave >/dev/null 2>&1 || true
   fi
   log "stopped the system redis-server the package started (tests start their own)"
+fi
+if [[ $installing_nginx -eq 1 ]]; then
+  service nginx stop >/dev/null 2>&1 || true
+  log "stopped the system nginx the package started (the test runs its own)"
 fi
 
 # --- 3. the virtualenv ---------------------------------------------------------------------
