@@ -47,7 +47,7 @@ import asyncpg
 from pydantic import SecretStr
 
 from hub.bench import contention, fanout, wallet
-from hub.bench.scratch import BenchFailed
+from hub.bench.scratch import BenchFailed, positive_int
 from hub.settings import Settings
 from storage.bench import server_setting
 
@@ -155,7 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--deltas",
-        type=int,
+        type=positive_int,
         default=None,
         help=f"fan-out deltas per point (default {DEFAULT_DELTAS}; {SMOKE_DELTAS} with --smoke)",
     )
@@ -167,7 +167,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--shards",
-        type=int,
+        type=positive_int,
         default=None,
         help="shard actors of the contention and wallet benches (default: theirs)",
     )
