@@ -64,9 +64,11 @@ class ShardPool:
         retry_window_secs: float = 30.0,
         db_pool_size: int = 4,
         observer: CallObserver | None = None,
+        resource: str | None = None,
     ) -> None:
         """``observer`` (optional) is told every answer's latency and every batch's size; it
-        must be cheap and must not raise."""
+        must be cheap and must not raise. ``resource`` (optional) is a Ray custom resource the
+        actors ask a sliver of, so they are placed only on nodes that advertise it."""
         if shard_count < 1:
             raise ValueError("shard_count must be at least 1")
         self.shard_count = shard_count
@@ -83,6 +85,7 @@ class ShardPool:
         self._handles: list[Any] = []
         self._queues: list[asyncio.Queue[tuple[Any, asyncio.Future[Any], dict[str, Any]]]] = []
         self._observer = observer
+        self._resource = resource
         self._tasks: list[asyncio.Task[None]] = []
         self.batch_sizes: list[int] = []  # recent batch sizes, for benchmarks and metrics
 
@@ -92,23 +95,32 @@ class ShardPool:
     def handle(self, index: int) -> Any:
         return self._handles[index]
 
+    def actor_options(self, index: int) -> dict[str, Any]:
+        """Ray options of shard ``index``'s actor."""
+        options: dict[str, Any] = {
+            "name": self.actor_name(index),
+            "namespace": self._namespace,
+            "get_if_exists": True,
+            "max_restarts": -1,
+            # We retry ourselves: only we know the commands are idempotent.
+            "max_task_retries": 0,
+            "max_concurrency": 64,
+            # No CPU: shards wait on PostgreSQL, and a CPU each would cap them at the node's
+            # cores. Without a resource to ask for, Ray may place them on any node, a hub's too.
+            "num_cpus": 0,
+        }
+        if self._resource is not None:
+            # A sliver, so one node advertising 1 (or 1000) hosts every shard.
+            options["resources"] = {self._resource: 0.001}
+        if self._detached:
+            options["lifetime"] = "detached"
+        return options
+
     async def start(self) -> None:
         """Create (or attach to) the shard actors and start the batchers and the heartbeat."""
         remote_cls: Any = ray.remote(self._actor_cls)
         for index in range(self.shard_count):
-            options: dict[str, Any] = {
-                "name": self.actor_name(index),
-                "namespace": self._namespace,
-                "get_if_exists": True,
-                "max_restarts": -1,
-                # We retry ourselves: only we know the commands are idempotent.
-                "max_task_retries": 0,
-                "max_concurrency": 64,
-                "num_cpus": 0,
-            }
-            if self._detached:
-                options["lifetime"] = "detached"
-            handle = remote_cls.options(**options).remote(
+            handle = remote_cls.options(**self.actor_options(index)).remote(
                 shard_index=index,
                 shard_count=self.shard_count,
                 dsn=self._dsn,

@@ -202,6 +202,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             max_batch=settings.max_batch,
             detached=settings.ray_address is not None,
             observer=metrics.actor_observer("inventory"),
+            resource=settings.shard_resource,
         )
         await shards.start()
         wallet_shards = ShardPool(
@@ -214,6 +215,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             max_batch=settings.max_batch,
             detached=settings.ray_address is not None,
             observer=metrics.actor_observer("wallet"),
+            resource=settings.shard_resource,
         )
         await wallet_shards.start()
         wallets = WalletService(db_pool=db, wallets=wallet_shards)

@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="seva serve's log lines: masked JSON, or text for a terminal"
     )
+    shard_resource: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="a Ray custom resource only the shard nodes advertise (ray start "
+        "--resources); shard actors then never land on a hub's own Ray node",
+    )
     readyz_require_redis: bool = Field(
         default=False,
         description="a Redis outage makes /readyz 503 (default: 200 'degraded', since every hub "

@@ -45,6 +45,8 @@ from storage.cluster import (
     find_server_bin_dir,
 )
 
+SHARD_RESOURCE = "seva_shards"
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SERVING = re.compile(r"Seva Hub is serving on (http://\S+)")
@@ -236,6 +238,10 @@ class RayHead:
             f"--max-worker-port={worker_low + 999}",
             "--include-dashboard=false",
             "--num-cpus=2",
+            # As deployed (deploy/compose.yaml, deploy/k8s): the shard nodes advertise it and
+            # the hubs ask for it (SEVA_SHARD_RESOURCE), so the multi-process tests place every
+            # shard actor through it.
+            f'--resources={{"{SHARD_RESOURCE}": 1000}}',
             f"--object-store-memory={100 * 1024 * 1024}",
             f"--temp-dir={self.root / 'ray'}",
         ]
@@ -380,6 +386,7 @@ def hub_env(
             "SEVA_RAY_NAMESPACE": namespace,
             "SEVA_SHARDS": "2",
             "SEVA_WALLET_SHARDS": "1",
+            "SEVA_SHARD_RESOURCE": SHARD_RESOURCE,
             "SEVA_DATA_DIR": str(data_dir),
             "SEVA_JWT_SECRET": jwt_secret,
             "SEVA_SECRET_KEY": secret_key,
