@@ -20,6 +20,14 @@ RETRYABLE_CODES = frozenset({"unavailable", "gateway_unavailable", "internal", "
 CALL_TIMEOUT_SECS = 10.0
 
 
+async def close_refused(sio: socketio.AsyncClient) -> None:
+    """Close the HTTP session python-engineio opened for a connection that was refused or
+    failed: it leaves it open (and asyncio warns of an unclosed session)."""
+    http = getattr(sio.eio, "http", None)
+    if http is not None and not http.closed:
+        await http.close()
+
+
 class Retryable(Exception):
     """The request may or may not have taken effect: send it again with the same key."""
 
@@ -140,6 +148,7 @@ class ChaosClient:
                 wait_timeout=CALL_TIMEOUT_SECS,
             )
         except (socketio.exceptions.ConnectionError, OSError, TimeoutError) as exc:
+            await close_refused(sio)
             self.fail_over()
             if "unauthorized" in str(exc):
                 self.token = None

@@ -29,7 +29,13 @@ import aiohttp
 import asyncpg
 import socketio
 
-from hub.chaos.client import CALL_TIMEOUT_SECS, ChaosClient, Refused, Retryable
+from hub.chaos.client import (
+    CALL_TIMEOUT_SECS,
+    ChaosClient,
+    Refused,
+    Retryable,
+    close_refused,
+)
 from hub.chaos.workload import PASSWORD
 
 FIND_TENANT_WITHIN_SECS = 120.0
@@ -280,10 +286,7 @@ class StreamWatchers:
                 wait_timeout=CALL_TIMEOUT_SECS,
             )
         except socketio.exceptions.ConnectionError as exc:
-            # python-engineio leaves the HTTP session it opened for a refused connection open.
-            http = getattr(sio.eio, "http", None)
-            if http is not None and not http.closed:
-                await http.close()
+            await close_refused(sio)
             if "unauthorized" in str(exc):
                 client.token = None
             raise Retryable(f"connect: {exc!r}") from exc
