@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 ORDER = ("shards", "hub-kill", "postgres-restart", "redis-restart", "gateway-faults", "clock")
 
 
+MIN_SECS = 5.0  # below that, the multi-process scenarios' faults have no room to happen
+
+
+def _secs(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {raw!r}") from None
+    if not MIN_SECS <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"--secs must be between {MIN_SECS:g} and 3600")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "scenario",
@@ -36,9 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long", action="store_true", help="run each scenario for minutes")
     parser.add_argument(
         "--secs",
-        type=float,
+        type=_secs,
         default=None,
-        help="seconds of workload under faults (default 12, or 180 with --long)",
+        help=f"seconds of workload under faults, at least {MIN_SECS:g} "
+        "(default 12, or 180 with --long)",
     )
     parser.add_argument(
         "--json",

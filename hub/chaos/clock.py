@@ -53,7 +53,7 @@ def schedule_for(options: ChaosOptions) -> list[ScheduledFault]:
     return build_schedule(
         "clock",
         options.seed,
-        duration_secs=options.duration_secs - 4.0,
+        duration_secs=options.fault_window_secs(4.0),
         kinds=("restart_after_due",),
         # One restart in a small run; a long run restarts every ~minute.
         mean_gap_secs=60.0 if options.long else options.duration_secs,

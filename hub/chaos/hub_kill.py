@@ -29,7 +29,7 @@ def schedule_for(options: ChaosOptions) -> list[ScheduledFault]:
     return build_schedule(
         "hub-kill",
         options.seed,
-        duration_secs=options.duration_secs - 4.0,
+        duration_secs=options.fault_window_secs(4.0),
         kinds=("kill_hub",),
         mean_gap_secs=25.0 if options.long else 6.0,
         params=params,

@@ -33,6 +33,12 @@ class ChaosOptions:
             return self.secs
         return 180.0 if self.long else 12.0
 
+    def fault_window_secs(self, tail_secs: float) -> float:
+        """Until when faults may be scheduled: ``tail_secs`` before the end, so the last one
+        has time to heal, but never less than three quarters of the run, so a short ``--secs``
+        still gets its faults."""
+        return max(self.duration_secs - tail_secs, self.duration_secs * 0.75)
+
     @property
     def users(self) -> int:
         return 24 if self.long else 8

@@ -32,7 +32,7 @@ def schedule_for(options: ChaosOptions) -> list[ScheduledFault]:
     return build_schedule(
         "postgres-restart",
         options.seed,
-        duration_secs=options.duration_secs - 4.0,
+        duration_secs=options.fault_window_secs(4.0),
         kinds=("restart_postgres",),
         mean_gap_secs=30.0 if options.long else 5.0,
         start_secs=2.0,

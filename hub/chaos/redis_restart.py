@@ -28,7 +28,7 @@ def schedule_for(options: ChaosOptions) -> list[ScheduledFault]:
     return build_schedule(
         "redis-restart",
         options.seed,
-        duration_secs=options.duration_secs - 4.0,
+        duration_secs=options.fault_window_secs(4.0),
         kinds=("restart_redis",),
         mean_gap_secs=25.0 if options.long else 5.0,
         params=params,

@@ -45,10 +45,10 @@ async def _seva_chaos(dsn: str, data_dir: str, *args: str) -> tuple[int, list[st
 
 
 async def test_seva_chaos_shards_prints_the_seed_schedule_and_a_json_last_line(pg_dsn, tmp_path):
-    code, lines = await _seva_chaos(pg_dsn, str(tmp_path), "shards", "--seed", "7", "--secs", "3")
+    code, lines = await _seva_chaos(pg_dsn, str(tmp_path), "shards", "--seed", "7", "--secs", "5")
 
     assert lines[0] == "seed: 7"
-    schedule = schedule_for(ChaosOptions(seed=7, secs=3))
+    schedule = schedule_for(ChaosOptions(seed=7, secs=5))
     for fault in schedule:  # the schedule a second computation gives was printed
         assert f"  {fault.describe()}" in lines
     last = json.loads(lines[-1])
