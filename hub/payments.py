@@ -200,7 +200,11 @@ class PaymentService:
     async def _open_attempt(self, intent: store.Intent, principal: Principal) -> Checkout:
         configured = {g.name: g for g in await self._gateways.gateways_for(intent.tenant_id)}
         if not configured:
-            raise Unavailable("this tenant has no payment gateway configured")
+            # Not a transient failure a client should retry: the tenant must configure one.
+            raise Conflict(
+                "this tenant has no payment gateway configured",
+                {"reason": "no_gateway_configured"},
+            )
         async with self._db.acquire() as conn:
             policy = _policy(await tenants.payment_routing(conn, tenant_id=intent.tenant_id))
         steps = plan(

@@ -62,7 +62,7 @@ KEEP_RANDOM_IDS = {
     ("DELETE", "/api/v1/catalog/resources/{resource_id}"),
 }
 _PARAM = re.compile(r"\{(\w+)\}")
-# 503 codes of README "Errors" (e.g. a tenant without a payment gateway answers `unavailable`).
+# 503 codes of README "Errors": a dependency (the gateways, Ray) is unavailable right now.
 RETRYABLE_503 = {"unavailable", "gateway_unavailable"}
 
 

@@ -162,3 +162,19 @@ async def test_payment_routes_refuse_missing_keys_unknown_ids_and_wrong_roles(hu
                 assert resp.status == status, (method, path, answer)
                 assert answer["error"]["code"] == code, (method, path, answer)
     assert (await _counts(db, world.tenant_id))[:2] == before[:2]
+
+
+async def test_a_tenant_without_a_gateway_answers_conflict_not_a_retryable_503(hub: Hub, db):
+    world = await make_world(db)  # no gateway credentials stored for this tenant
+    async with aiohttp.ClientSession(
+        headers=bearer(token_for(hub, world.user_ids[0], world.tenant_id, "user"))
+    ) as http:
+        resp = await http.post(
+            f"{hub.url}/api/v1/payments/intents",
+            json={"purpose": "wallet_topup", "amount_paise": 50_000},
+            headers={"Idempotency-Key": "no-gateway-1"},
+        )
+        answer = await resp.json()
+    assert resp.status == 409, answer
+    assert answer["error"]["code"] == "conflict"
+    assert answer["error"]["details"] == {"reason": "no_gateway_configured"}
