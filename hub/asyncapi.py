@@ -15,10 +15,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from hub.openapi import app_version, roles_with
+from hub.openapi import app_version, error_schema, roles_with
 from hub.sockets import EVENT_PERMISSIONS
 from protocols.api_responses import WalletList
-from protocols.errors import ERROR_CODES
 from protocols.holds import HoldView
 from protocols.permissions import Perm
 from protocols.server_events import SERVER_EVENTS
@@ -176,16 +175,7 @@ def build_asyncapi(client_events: dict[str, type[BaseModel]]) -> dict[str, Any]:
 
 def _error_schemas() -> dict[str, Any]:
     return {
-        "Error": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "enum": list(ERROR_CODES)},
-                "message": {"type": "string"},
-                "details": {"description": "Code-specific JSON (null when there is none)"},
-            },
-        },
+        "Error": error_schema(),
         "ErrorAck": {
             "type": "object",
             "additionalProperties": False,

@@ -268,18 +268,23 @@ def _query_parameters(spec: ApiSpec, schemas: _Schemas) -> list[dict[str, Any]]:
     ]
 
 
+def error_schema() -> dict[str, Any]:
+    """``{code, message, details}``: the error of every REST answer and socket ack."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "string", "enum": list(ERROR_CODES)},
+            "message": {"type": "string"},
+            "details": {"description": "Code-specific JSON (null when there is none)"},
+        },
+    }
+
+
 def _error_schemas() -> dict[str, Any]:
     return {
-        "Error": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "enum": list(ERROR_CODES)},
-                "message": {"type": "string"},
-                "details": {"description": "Code-specific JSON (null when there is none)"},
-            },
-        },
+        "Error": error_schema(),
         "ErrorEnvelope": {
             "type": "object",
             "additionalProperties": False,

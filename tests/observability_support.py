@@ -14,14 +14,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from hub import keys
 from protocols.channels.emulators import create_channel_receiver
 from protocols.channels.smtp_receiver import run_smtp_receiver
 from protocols.gateways.emulators.common import run_emulator
-from protocols.gateways.fees import DEFAULT_SCHEDULES
-from storage import gateway_credentials
+from tests import support
 from tests.conftest import channel_settings, start_hub
 from tests.support import Hub, World, bearer, create_database, make_world, token_for
 
@@ -76,27 +74,7 @@ async def world_with_phone_and_credits(rig: Rig) -> tuple[World, str]:
 
 async def configure_gateways(rig: Rig, world: World) -> None:
     """Both gateways for the world's tenant (fresh emulator merchants, webhooks to this hub)."""
-    box = rig.hub.app[keys.GATEWAYS].secret_box()
-    for priority, gateway in enumerate(("razorpay", "cashfree")):
-        merchant = await rig.gateway_emulators.register_merchant(
-            gateway, webhook_url=f"{rig.hub.url}/api/v1/webhooks/{gateway}/{world.tenant_id}"
-        )
-        fees = DEFAULT_SCHEDULES[gateway]
-        async with rig.db.acquire() as conn:
-            await gateway_credentials.upsert_gateway(
-                conn,
-                box,
-                tenant_id=world.tenant_id,
-                gateway=gateway,
-                key_id=merchant.key_id,
-                key_secret=SecretStr(merchant.key_secret),
-                webhook_secrets=[SecretStr(merchant.webhook_secret)],
-                base_url=merchant.base_url,
-                fee_percent_bp=fees.percent_bp,
-                fee_fixed_paise=fees.fixed_paise,
-                priority=priority,
-                enabled=True,
-            )
+    await support.configure_gateways(rig.hub, rig.db, rig.gateway_emulators, world.tenant_id)
 
 
 async def emulator(rig: Rig, gateway: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -311,3 +311,43 @@ async def create_database(dsn: str) -> str:
     finally:
         await conn.close()
     return fresh
+
+
+async def configure_gateways(
+    hub: Hub,
+    db: asyncpg.Pool,
+    emulators: Any,
+    tenant_id: UUID,
+    gateways: tuple[str, ...] = ("razorpay", "cashfree"),
+) -> dict[str, Any]:
+    """Store ``gateways`` for the tenant (priority in that order), each a fresh emulator
+    merchant with the default fee schedule whose webhooks come back to this hub."""
+    from pydantic import SecretStr
+
+    from protocols.gateways.fees import DEFAULT_SCHEDULES
+    from storage import gateway_credentials
+
+    merchants: dict[str, Any] = {}
+    box = hub.app[keys.GATEWAYS].secret_box()
+    for priority, gateway in enumerate(gateways):
+        merchant = await emulators.register_merchant(
+            gateway, webhook_url=f"{hub.url}/api/v1/webhooks/{gateway}/{tenant_id}"
+        )
+        fees = DEFAULT_SCHEDULES[gateway]
+        async with db.acquire() as conn:
+            await gateway_credentials.upsert_gateway(
+                conn,
+                box,
+                tenant_id=tenant_id,
+                gateway=gateway,
+                key_id=merchant.key_id,
+                key_secret=SecretStr(merchant.key_secret),
+                webhook_secrets=[SecretStr(merchant.webhook_secret)],
+                base_url=merchant.base_url,
+                fee_percent_bp=fees.percent_bp,
+                fee_fixed_paise=fees.fixed_paise,
+                priority=priority,
+                enabled=True,
+            )
+        merchants[gateway] = merchant
+    return merchants

@@ -14,15 +14,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from actors.commands import ConfirmHoldGroupCommand
 from actors.ledger import TransferSpec
 from hub import keys
 from hub.group_payments import RESERVATION_SECS
 from hub.rest_devotional import GROUP_PAYMENTS
-from protocols.gateways.fees import DEFAULT_SCHEDULES
-from storage import gateway_credentials, group_payments
+from storage import group_payments
 from storage import ledger as ledger_db
 from storage.ledger_verify import verify_ledger
 from storage.tenancy import tenant_scope
@@ -34,7 +32,7 @@ from tests.devotional_support import (
     call,
     make_temple,
 )
-from tests.support import Hub, fund_wallet, user_token
+from tests.support import Hub, configure_gateways, fund_wallet, user_token
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -166,27 +164,8 @@ async def gateways(hub: Hub, db: asyncpg.Pool, gateway_emulators: Any) -> AsyncI
     """A temple whose tenant has both gateways (fresh emulator merchants whose webhooks come
     back to this hub), every webhook sent three times."""
     temple = await make_temple(db)
-    box = hub.app[keys.GATEWAYS].secret_box()
-    for priority, gateway in enumerate(("razorpay", "cashfree")):
-        merchant = await gateway_emulators.register_merchant(
-            gateway, webhook_url=f"{hub.url}/api/v1/webhooks/{gateway}/{temple.world.tenant_id}"
-        )
-        fees = DEFAULT_SCHEDULES[gateway]
-        async with db.acquire() as conn:
-            await gateway_credentials.upsert_gateway(
-                conn,
-                box,
-                tenant_id=temple.world.tenant_id,
-                gateway=gateway,
-                key_id=merchant.key_id,
-                key_secret=SecretStr(merchant.key_secret),
-                webhook_secrets=[SecretStr(merchant.webhook_secret)],
-                base_url=merchant.base_url,
-                fee_percent_bp=fees.percent_bp,
-                fee_fixed_paise=fees.fixed_paise,
-                priority=priority,
-                enabled=True,
-            )
+    await configure_gateways(hub, db, gateway_emulators, temple.world.tenant_id)
+    for gateway in ("razorpay", "cashfree"):
         await _emulator(gateway_emulators, gateway, "webhooks/mode", {"duplicate": 3})
     yield temple
     for gateway in ("razorpay", "cashfree"):

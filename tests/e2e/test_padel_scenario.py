@@ -13,11 +13,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
-from hub import keys
-from protocols.gateways.fees import DEFAULT_SCHEDULES
-from storage import gateway_credentials
 from storage import ledger as ledger_db
 from storage.ledger_verify import verify_ledger
 from tests.support import (
@@ -25,6 +21,7 @@ from tests.support import (
     World,
     admin_token,
     bearer,
+    configure_gateways,
     connect,
     eventually,
     fund_wallet,
@@ -71,25 +68,7 @@ async def _courts(hub: Hub, db: asyncpg.Pool, world: World) -> tuple[str, dict[s
 
 
 async def _razorpay(hub: Hub, db: asyncpg.Pool, emulators: Any, world: World) -> None:
-    merchant = await emulators.register_merchant(
-        "razorpay", webhook_url=f"{hub.url}/api/v1/webhooks/razorpay/{world.tenant_id}"
-    )
-    fees = DEFAULT_SCHEDULES["razorpay"]
-    async with db.acquire() as conn:
-        await gateway_credentials.upsert_gateway(
-            conn,
-            hub.app[keys.GATEWAYS].secret_box(),
-            tenant_id=world.tenant_id,
-            gateway="razorpay",
-            key_id=merchant.key_id,
-            key_secret=SecretStr(merchant.key_secret),
-            webhook_secrets=[SecretStr(merchant.webhook_secret)],
-            base_url=merchant.base_url,
-            fee_percent_bp=fees.percent_bp,
-            fee_fixed_paise=fees.fixed_paise,
-            priority=0,
-            enabled=True,
-        )
+    await configure_gateways(hub, db, emulators, world.tenant_id, gateways=("razorpay",))
 
 
 async def _hold(hub: Hub, world: World, slot_id: str) -> str:

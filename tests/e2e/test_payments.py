@@ -11,13 +11,19 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from hub import keys
-from protocols.gateways.fees import DEFAULT_SCHEDULES
-from storage import gateway_credentials
 from storage.ledger_verify import verify_ledger
-from tests.support import Hub, World, bearer, connect, make_user, make_world, token_for
+from tests.support import (
+    Hub,
+    World,
+    bearer,
+    configure_gateways,
+    connect,
+    make_user,
+    make_world,
+    token_for,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,30 +31,7 @@ pytestmark = pytest.mark.timeout(120)
 async def _configure(hub: Hub, db: asyncpg.Pool, emulators: Any, world: World) -> dict[str, Any]:
     """Both gateways for the world's tenant, each a fresh emulator merchant whose webhooks come
     back to this hub."""
-    merchants = {}
-    box = hub.app[keys.GATEWAYS].secret_box()
-    for priority, gateway in enumerate(("razorpay", "cashfree")):
-        merchant = await emulators.register_merchant(
-            gateway, webhook_url=f"{hub.url}/api/v1/webhooks/{gateway}/{world.tenant_id}"
-        )
-        fees = DEFAULT_SCHEDULES[gateway]
-        async with db.acquire() as conn:
-            await gateway_credentials.upsert_gateway(
-                conn,
-                box,
-                tenant_id=world.tenant_id,
-                gateway=gateway,
-                key_id=merchant.key_id,
-                key_secret=SecretStr(merchant.key_secret),
-                webhook_secrets=[SecretStr(merchant.webhook_secret)],
-                base_url=merchant.base_url,
-                fee_percent_bp=fees.percent_bp,
-                fee_fixed_paise=fees.fixed_paise,
-                priority=priority,
-                enabled=True,
-            )
-        merchants[gateway] = merchant
-    return merchants
+    return await configure_gateways(hub, db, emulators, world.tenant_id)
 
 
 async def _set_price(db: asyncpg.Pool, world: World, price_paise: int) -> None:
