@@ -8,14 +8,23 @@ from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.padel import OPEN_MATCHES, SPLITS
 from hub.restkit import json_body, path_uuid
-from protocols.padel import CreateSplit, JoinMatch, OpenMatch, PayShare
+from protocols.padel import (
+    CreateSplit,
+    JoinedMatchView,
+    JoinMatch,
+    OpenMatch,
+    OpenMatchList,
+    OpenMatchView,
+    PayShare,
+    SplitView,
+)
 from protocols.permissions import Perm
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/holds/{hold_id}/split")
-@api("Create split", tags="padel", body=CreateSplit, status=201, also=(200,))
+@api("Create split", tags="padel", body=CreateSplit, response=SplitView, status=201, also=(200,))
 @requires(Perm.BOOKINGS_CREATE)
 async def create_split(request: web.Request) -> web.Response:
     body = await json_body(request, CreateSplit)
@@ -26,7 +35,7 @@ async def create_split(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/holds/{hold_id}/split")
-@api("Get split", tags="padel")
+@api("Get split", tags="padel", response=SplitView)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_split(request: web.Request) -> web.Response:
     view = await request.app[SPLITS].view(principal_of(request), path_uuid(request, "hold_id"))
@@ -45,7 +54,14 @@ async def pay_share(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/open-match")
-@api("Open match", tags="padel", body=OpenMatch, status=201, also=(200,))
+@api(
+    "Open match",
+    tags="padel",
+    body=OpenMatch,
+    response=OpenMatchView,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def open_match(request: web.Request) -> web.Response:
     body = await json_body(request, OpenMatch)
@@ -56,7 +72,7 @@ async def open_match(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/open-matches")
-@api("List open matches", tags="padel", query={"date": "date"})
+@api("List open matches", tags="padel", query={"date": "date"}, response=OpenMatchList)
 @requires(Perm.AVAILABILITY_READ)
 async def list_open_matches(request: web.Request) -> web.Response:
     result = await request.app[OPEN_MATCHES].list(principal_of(request), request.query.get("date"))
@@ -64,7 +80,14 @@ async def list_open_matches(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/open-matches/{match_id}/join")
-@api("Join open match", tags="padel", body=JoinMatch, status=201, also=(200,))
+@api(
+    "Join open match",
+    tags="padel",
+    body=JoinMatch,
+    response=JoinedMatchView,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def join_open_match(request: web.Request) -> web.Response:
     body = await json_body(request, JoinMatch)

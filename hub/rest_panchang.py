@@ -10,15 +10,15 @@ from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.rest_admin import acting_tenant
 from hub.restkit import idempotency_key, json_body, path_uuid
-from protocols.festivals import CreateFestival
-from protocols.panchang import PanchangQuery
+from protocols.festivals import CreateFestival, FestivalList, FestivalView
+from protocols.panchang import PanchangDay, PanchangQuery
 from protocols.permissions import Perm
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/panchang")
-@api("The panchang of a day at a place", tags="panchang", query=PanchangQuery)
+@api("The panchang of a day at a place", tags="panchang", query=PanchangQuery, response=PanchangDay)
 @requires(Perm.AUTHENTICATED)
 async def get_panchang(request: web.Request) -> web.Response:
     query = PanchangQuery.model_validate(dict(request.query))
@@ -32,6 +32,7 @@ async def get_panchang(request: web.Request) -> web.Response:
     "Create festival",
     tags="panchang",
     body=CreateFestival,
+    response=FestivalView,
     status=201,
     also=(200,),
     query={"tenant_id": "uuid"},
@@ -49,7 +50,12 @@ async def create_festival(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/tenants/{tenant_id}/festivals")
-@api("List festivals", tags="panchang", query={"from": "date", "to": "date"})
+@api(
+    "List festivals",
+    tags="panchang",
+    query={"from": "date", "to": "date"},
+    response=FestivalList,
+)
 @requires(Perm.AUTHENTICATED)
 async def list_festivals(request: web.Request) -> web.Response:
     result = await request.app[keys.FESTIVALS].between(

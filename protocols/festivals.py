@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
+from uuid import UUID
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from protocols.panchang import FIRST_DAY, LAST_DAY, Day
 from protocols.wire import IdempotencyKey, IsoDate, WireModel, parse_iso_date
@@ -109,3 +110,30 @@ class FestivalRange(WireModel):
     @property
     def last(self) -> date:
         return parse_iso_date(self.to)
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class FestivalView(WireModel):
+    """One entry of a tenant's festival calendar (``POST /api/v1/festivals`` answers it)."""
+
+    festival_id: UUID
+    tenant_id: UUID
+    name: str
+    date: date
+    description: str | None
+    tithi_rule: TithiRule | None
+    created_at: datetime
+
+
+class FestivalList(WireModel):
+    """``GET /api/v1/tenants/{tenant_id}/festivals``: the entries dated ``from``..``to``
+    (inclusive, the range actually used when the query left them out), by date."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    tenant_id: UUID
+    from_: date = Field(alias="from")
+    to: date
+    festivals: list[FestivalView]

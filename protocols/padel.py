@@ -5,6 +5,8 @@ Pure rules live here too (:func:`split_amounts`), so they are tested without a d
 
 from __future__ import annotations
 
+from datetime import date as Date
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -80,3 +82,56 @@ class JoinMatch(WireModel):
     """``POST /api/v1/open-matches/{match_id}/join``."""
 
     idempotency_key: IdempotencyKey
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class ShareView(WireModel):
+    user_id: UUID
+    amount_paise: int
+    status: ShareStatus
+    method: Literal["wallet", "gateway"] | None = Field(description="null until the share is paid")
+
+
+class SplitView(WireModel):
+    """``POST`` and ``GET /api/v1/holds/{hold_id}/split``: the split and its shares, the booker's
+    first."""
+
+    hold_id: UUID
+    status: SplitStatus
+    amount_paise: int
+    booker_user_id: UUID
+    expires_at: datetime
+    shares: list[ShareView]
+
+
+class OpenMatchView(WireModel):
+    """An open match: a confirmed court booking with spots for other players."""
+
+    match_id: UUID
+    booking_id: UUID
+    court_id: UUID
+    court_name: str
+    slot_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    date: Date = Field(description="the venue's local date of the game")
+    spots: int
+    joined: int
+    spots_left: int
+    level: str | None
+    share_paise: int | None
+    opened_by: UUID
+
+
+class OpenMatchList(WireModel):
+    """``GET /api/v1/open-matches?date=``: the day's matches that have not started."""
+
+    matches: list[OpenMatchView]
+
+
+class JoinedMatchView(OpenMatchView):
+    """``POST /api/v1/open-matches/{match_id}/join``: the match and who joined it."""
+
+    players: list[UUID] = Field(description="users who joined, the caller included")

@@ -463,3 +463,56 @@ def place_room(lat: float, lon: float, timezone: str) -> str:
     """The Socket.IO room of a rounded place's subscribers, e.g.
     ``panchang:28.61:77.21:Asia/Kolkata`` (the day and its times depend on the timezone)."""
     return f"panchang:{lat:.2f}:{lon:.2f}:{timezone}"
+
+
+# -- answers (GET /api/v1/panchang) ----------------------------------------------------------
+
+
+class PanchangPlace(WireModel):
+    lat: float = Field(description="rounded to two decimals")
+    lon: float = Field(description="rounded to two decimals")
+    timezone: str = Field(description="IANA name the times are given in")
+
+
+class PanchangLimb(WireModel):
+    number: int = Field(ge=1)
+    name: str
+    name_hi: str = Field(description="the name in Devanagari")
+    ends_at: datetime = Field(description="when this limb ends, local time of the place")
+
+
+class TithiLimb(PanchangLimb):
+    number: int = Field(ge=1, le=30, description="1..30 across the lunar month")
+    paksha: Paksha
+    paksha_name: str
+    paksha_name_hi: str
+
+
+class VaraLimb(WireModel):
+    number: int = Field(ge=1, le=7, description="1 = Sunday")
+    name: str
+    name_hi: str
+
+
+class Ayanamsa(WireModel):
+    name: Literal["lahiri"]
+    degrees: float
+
+
+class PanchangDay(WireModel):
+    """``GET /api/v1/panchang``: the panchang of the Hindu day that starts at the place's sunrise
+    on ``date``; every time is ISO 8601 with the place's offset."""
+
+    date: date
+    place: PanchangPlace
+    sunrise: datetime
+    sunset: datetime
+    next_sunrise: datetime
+    moonrise: datetime | None = Field(description="null when the moon does not rise that day")
+    tithi: TithiLimb
+    nakshatra: PanchangLimb
+    yoga: PanchangLimb
+    karana: PanchangLimb
+    vara: VaraLimb
+    ayanamsa: Ayanamsa
+    algorithm: int = Field(description="version of the computation (cache key)")
