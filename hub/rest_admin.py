@@ -17,7 +17,18 @@ from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid, query_int
 from protocols.errors import Invalid, LimitExceeded, NotFound
 from protocols.permissions import Perm
-from protocols.tenants import CreateStaff, CreateTenant, StaffAssignments, UpdatePlan
+from protocols.tenants import (
+    AuditPage,
+    CreateStaff,
+    CreateTenant,
+    StaffAssignments,
+    StaffAssignmentsView,
+    StaffCreated,
+    StaffList,
+    TenantList,
+    TenantView,
+    UpdatePlan,
+)
 from storage import audit, staff, tenants, users
 from storage.tenancy import tenant_scope
 
@@ -55,7 +66,7 @@ def acting_tenant(request: web.Request, principal: Principal) -> UUID:
 
 
 @routes.post("/api/v1/admin/tenants")
-@api("Create tenant", tags="admin", body=CreateTenant, status=201)
+@api("Create tenant", tags="admin", body=CreateTenant, status=201, response=TenantView)
 @requires(Perm.TENANTS_MANAGE)
 async def create_tenant(request: web.Request) -> web.Response:
     body = await json_body(request, CreateTenant)
@@ -101,6 +112,7 @@ async def create_tenant(request: web.Request) -> web.Response:
     "List tenants",
     tags="admin",
     query={"limit": "integer", "offset": "integer", "status": "string"},
+    response=TenantList,
 )
 @requires(Perm.TENANTS_MANAGE)
 async def list_tenants(request: web.Request) -> web.Response:
@@ -115,7 +127,7 @@ async def list_tenants(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/tenants/{tenant_id}")
-@api("Get tenant", tags="admin")
+@api("Get tenant", tags="admin", response=TenantView)
 @requires(Perm.TENANTS_MANAGE)
 async def get_tenant(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -148,21 +160,21 @@ async def _set_status(request: web.Request, status: str) -> web.Response:
 
 
 @routes.post("/api/v1/admin/tenants/{tenant_id}/suspend")
-@api("Suspend tenant", tags="admin")
+@api("Suspend tenant", tags="admin", response=TenantView)
 @requires(Perm.TENANTS_MANAGE)
 async def suspend_tenant(request: web.Request) -> web.Response:
     return await _set_status(request, "suspended")
 
 
 @routes.post("/api/v1/admin/tenants/{tenant_id}/reactivate")
-@api("Reactivate tenant", tags="admin")
+@api("Reactivate tenant", tags="admin", response=TenantView)
 @requires(Perm.TENANTS_MANAGE)
 async def reactivate_tenant(request: web.Request) -> web.Response:
     return await _set_status(request, "active")
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/plan")
-@api("Update plan", tags="admin", body=UpdatePlan)
+@api("Update plan", tags="admin", body=UpdatePlan, response=TenantView)
 @requires(Perm.TENANTS_MANAGE)
 async def update_plan(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -199,6 +211,7 @@ async def update_plan(request: web.Request) -> web.Response:
     status=201,
     query={"tenant_id": "uuid"},
     errors=("limit_exceeded",),
+    response=StaffCreated,
 )
 @requires(Perm.STAFF_MANAGE)
 async def create_staff(request: web.Request) -> web.Response:
@@ -236,7 +249,7 @@ async def create_staff(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/staff")
-@api("List staff", tags="admin", query={"tenant_id": "uuid"})
+@api("List staff", tags="admin", query={"tenant_id": "uuid"}, response=StaffList)
 @requires(Perm.STAFF_MANAGE)
 async def list_staff(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))
@@ -251,6 +264,7 @@ async def list_staff(request: web.Request) -> web.Response:
     tags="admin",
     body=StaffAssignments,
     query={"tenant_id": "uuid"},
+    response=StaffAssignmentsView,
 )
 @requires(Perm.STAFF_MANAGE)
 async def assign_staff(request: web.Request) -> web.Response:
@@ -314,6 +328,7 @@ def _query_uuid(request: web.Request, name: str) -> UUID | None:
         "until": "date-time",
         "action": "string",
     },
+    response=AuditPage,
 )
 @requires(Perm.AUDIT_READ)
 async def list_audit(request: web.Request) -> web.Response:
