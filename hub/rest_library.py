@@ -10,7 +10,19 @@ from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import idempotency_key, json_body, path_uuid
 from protocols.errors import Invalid
-from protocols.library import AttendanceScan, BookSeatPlan, FeeDue
+from protocols.library import (
+    AttendanceQr,
+    AttendanceScan,
+    AttendanceView,
+    BookedSeatPlan,
+    BookSeatPlan,
+    DayAttendance,
+    FeeDue,
+    FeeDueNotice,
+    OccupancyView,
+    SeatPlanList,
+    StudentImport,
+)
 from protocols.permissions import Perm
 
 routes = web.RouteTableDef()
@@ -19,7 +31,14 @@ _CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-e
 
 
 @routes.post("/api/v1/seat-plans")
-@api("Book seat plan", tags="library", body=BookSeatPlan, status=201, also=(200,))
+@api(
+    "Book seat plan",
+    tags="library",
+    body=BookSeatPlan,
+    response=BookedSeatPlan,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def book_seat_plan(request: web.Request) -> web.Response:
     body = await json_body(request, BookSeatPlan)
@@ -30,21 +49,21 @@ async def book_seat_plan(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/seat-plans")
-@api("List seat plans", tags="library")
+@api("List seat plans", tags="library", response=SeatPlanList)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_seat_plans(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.LIBRARY].plans.list_own(principal_of(request)))
 
 
 @routes.get("/api/v1/attendance/qr")
-@api("The caller's attendance QR token", tags="library")
+@api("The caller's attendance QR token", tags="library", response=AttendanceQr)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def attendance_qr(request: web.Request) -> web.Response:
     return web.json_response(request.app[keys.LIBRARY].attendance.qr_for(principal_of(request)))
 
 
 @routes.post("/api/v1/attendance/check-in")
-@api("Check in by QR scan", tags="library", body=AttendanceScan)
+@api("Check in by QR scan", tags="library", body=AttendanceScan, response=AttendanceView)
 @requires(Perm.LIVE_PUSH)
 async def check_in(request: web.Request) -> web.Response:
     body = await json_body(request, AttendanceScan)
@@ -55,7 +74,7 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/attendance/check-out")
-@api("Check out by QR scan", tags="library", body=AttendanceScan)
+@api("Check out by QR scan", tags="library", body=AttendanceScan, response=AttendanceView)
 @requires(Perm.LIVE_PUSH)
 async def check_out(request: web.Request) -> web.Response:
     body = await json_body(request, AttendanceScan)
@@ -66,7 +85,7 @@ async def check_out(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/libraries/{library_id}/occupancy")
-@api("A library's occupancy now", tags="library")
+@api("A library's occupancy now", tags="library", response=OccupancyView)
 @requires(Perm.AVAILABILITY_READ)
 async def occupancy(request: web.Request) -> web.Response:
     result = await request.app[keys.LIBRARY].attendance.occupancy(
@@ -76,7 +95,12 @@ async def occupancy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/libraries/{library_id}/attendance")
-@api("A library's attendance on a day", tags="library", query={"date": "date!"})
+@api(
+    "A library's attendance on a day",
+    tags="library",
+    query={"date": "date!"},
+    response=DayAttendance,
+)
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def attendance_of_day(request: web.Request) -> web.Response:
     day = request.query.get("date")
@@ -93,6 +117,7 @@ async def attendance_of_day(request: web.Request) -> web.Response:
     "Import students from CSV (text/csv or multipart/form-data)",
     tags="library",
     body={"type": "string"},
+    response=StudentImport,
     status=201,
     also=(200,),
     idempotency=True,
@@ -111,7 +136,14 @@ async def import_students(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/students/{user_id}/fee-due")
-@api("Tell a student a fee is due", tags="library", body=FeeDue, status=201, also=(200,))
+@api(
+    "Tell a student a fee is due",
+    tags="library",
+    body=FeeDue,
+    response=FeeDueNotice,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.REMINDERS_PLAN)
 async def fee_due(request: web.Request) -> web.Response:
     body = await json_body(request, FeeDue)
