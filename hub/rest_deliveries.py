@@ -13,7 +13,13 @@ from hub.deliveries import requeue
 from hub.guard import principal_of, requires
 from hub.restkit import json_body, query_int
 from protocols.errors import Invalid
-from protocols.notifications import RequeueDeliveries, SetPreferences
+from protocols.notifications import (
+    DeliveriesRequeued,
+    DeliveryList,
+    PreferencesView,
+    RequeueDeliveries,
+    SetPreferences,
+)
 from protocols.permissions import Perm
 from storage import deliveries
 
@@ -23,7 +29,7 @@ STATUSES = ("queued", "sending", "sent", "failed", "dead", "skipped_insufficient
 
 
 @routes.get("/api/v1/me/notification-preferences")
-@api("The caller's notification preferences", tags="deliveries")
+@api("The caller's notification preferences", tags="deliveries", response=PreferencesView)
 @requires(Perm.AUTHENTICATED)
 async def get_preferences(request: web.Request) -> web.Response:
     async with request.app[keys.DB].acquire() as conn:
@@ -32,7 +38,12 @@ async def get_preferences(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/me/notification-preferences")
-@api("Set the caller's notification preferences", tags="deliveries", body=SetPreferences)
+@api(
+    "Set the caller's notification preferences",
+    tags="deliveries",
+    body=SetPreferences,
+    response=PreferencesView,
+)
 @requires(Perm.AUTHENTICATED)
 async def set_preferences(request: web.Request) -> web.Response:
     body = await json_body(request, SetPreferences)
@@ -73,6 +84,7 @@ def _scope(request: web.Request) -> UUID | None:
     "List deliveries",
     tags="deliveries",
     query={"limit": "integer", "status": "string", "user_id": "uuid", "tenant_id": "uuid"},
+    response=DeliveryList,
 )
 @requires(Perm.DELIVERIES_MANAGE)
 async def list_deliveries(request: web.Request) -> web.Response:
@@ -96,7 +108,13 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/admin/deliveries/requeue")
-@api("Requeue deliveries", tags="deliveries", body=RequeueDeliveries, query={"tenant_id": "uuid"})
+@api(
+    "Requeue deliveries",
+    tags="deliveries",
+    body=RequeueDeliveries,
+    query={"tenant_id": "uuid"},
+    response=DeliveriesRequeued,
+)
 @requires(Perm.DELIVERIES_MANAGE)
 async def requeue_deliveries(request: web.Request) -> web.Response:
     body = await json_body(request, RequeueDeliveries)

@@ -9,9 +9,16 @@ from hub.api_spec import api
 from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid, query_int
+from protocols.api_responses import BookingAssigned, StreamView
 from protocols.errors import Invalid
 from protocols.live import AssignStaff
-from protocols.notifications import ListNotifications, SendSystemNotice
+from protocols.notifications import (
+    ListNotifications,
+    NotificationPage,
+    NotificationsRead,
+    SendSystemNotice,
+    SystemNoticeQueued,
+)
 from protocols.permissions import Perm
 
 routes = web.RouteTableDef()
@@ -22,6 +29,7 @@ routes = web.RouteTableDef()
     "List notifications",
     tags="notifications",
     query={"limit": "integer", "unread_only": "boolean", "cursor": "string"},
+    response=NotificationPage,
 )
 @requires(Perm.AUTHENTICATED)
 async def list_notifications(request: web.Request) -> web.Response:
@@ -38,14 +46,14 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/notifications/read-all")
-@api("Mark every notification read", tags="notifications")
+@api("Mark every notification read", tags="notifications", response=NotificationsRead)
 @requires(Perm.AUTHENTICATED)
 async def read_all(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.INBOX].read(principal_of(request), None))
 
 
 @routes.put("/api/v1/notifications/{notification_id}/read")
-@api("Mark one notification read", tags="notifications")
+@api("Mark one notification read", tags="notifications", response=NotificationsRead)
 @requires(Perm.AUTHENTICATED)
 async def read_one(request: web.Request) -> web.Response:
     note_id = path_uuid(request, "notification_id")
@@ -53,7 +61,13 @@ async def read_one(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tenants/{tenant_id}/notifications")
-@api("Send system notice", tags="notifications", body=SendSystemNotice, status=202)
+@api(
+    "Send system notice",
+    tags="notifications",
+    body=SendSystemNotice,
+    status=202,
+    response=SystemNoticeQueued,
+)
 @requires(Perm.NOTIFICATIONS_SEND)
 async def send_system_notice(request: web.Request) -> web.Response:
     body = await json_body(request, SendSystemNotice)
@@ -64,7 +78,12 @@ async def send_system_notice(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/bookings/{booking_id}/assignee")
-@api("Assign a booking to a staff member", tags="notifications", body=AssignStaff)
+@api(
+    "Assign a booking to a staff member",
+    tags="notifications",
+    body=AssignStaff,
+    response=BookingAssigned,
+)
 @requires(Perm.BOOKINGS_MANAGE)
 async def assign_staff(request: web.Request) -> web.Response:
     body = await json_body(request, AssignStaff)
@@ -78,7 +97,7 @@ async def assign_staff(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/streams/{stream_id}")
-@api("A live stream session", tags="notifications")
+@api("A live stream session", tags="notifications", response=StreamView)
 @requires(Perm.AUTHENTICATED)
 async def get_stream(request: web.Request) -> web.Response:
     session = await request.app[keys.STREAMS].describe(

@@ -189,3 +189,60 @@ class RequeueDeliveries(WireModel):
 
     ids: list[UUID] | None = Field(default=None, min_length=1, max_length=1000)
     status: Literal["dead", "failed", "skipped_insufficient_credits"] = "dead"
+
+
+# -- REST answers ----------------------------------------------------------------------------
+
+
+class NotificationsRead(WireModel):
+    """``PUT /api/v1/notifications/read-all`` and ``.../{notification_id}/read``."""
+
+    read: list[UUID] = Field(description="the notifications this call marked read")
+    all: bool = Field(description="true for read-all")
+    stream: str = Field(description="the user's feed stream the read was announced on")
+    seq: int | None = Field(description="sequence number of the announcement, if any")
+
+
+class SystemNoticeQueued(WireModel):
+    """``POST /api/v1/tenants/{tenant_id}/notifications`` (202)."""
+
+    queued: int = Field(description="notices newly queued (a repeated key queues none)")
+    users: int
+
+
+class PreferencesView(WireModel):
+    """``GET``/``PUT /api/v1/me/notification-preferences``."""
+
+    types: dict[str, list[str]] = Field(
+        description="channels per notification type; ``*`` for every type without its own"
+    )
+    default: list[str] = Field(description="channels for a type without its own entry")
+    quiet_hours: QuietHours | None
+
+
+DeliveryStatus = Literal[
+    "queued", "sending", "sent", "failed", "dead", "skipped_insufficient_credits"
+]
+
+
+class DeliveryView(WireModel):
+    delivery_id: UUID
+    tenant_id: UUID | None
+    user_id: UUID
+    channel: str
+    kind: str = Field(description="the notification type delivered")
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    provider_message_id: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class DeliveryList(WireModel):
+    deliveries: list[DeliveryView]
+
+
+class DeliveriesRequeued(WireModel):
+    requeued: list[UUID]
