@@ -11,13 +11,27 @@ from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.rest_admin import acting_tenant
 from hub.restkit import json_body, path_uuid, query_int
-from protocols.consultations import ConsultationSettings
+from protocols.consultations import ConsultationSettings, ConsultationSettingsView
+from protocols.meetings import MeetingView
 from protocols.permissions import Perm
-from protocols.remedies import AssignRemedy, CompleteRemedy
+from protocols.remedies import (
+    AssignedRemedy,
+    AssignRemedy,
+    CompletedRemedy,
+    CompleteRemedy,
+    RemedyList,
+)
 from protocols.report_orders import (
     CompleteOrderUpload,
     CreateReportOrder,
+    DeliveredOrder,
+    OrderUploadTicket,
     PutReportProduct,
+    ReportOrderDetail,
+    ReportOrderList,
+    ReportOrderView,
+    ReportProductList,
+    ReportProductView,
     RequestOrderUpload,
 )
 
@@ -27,7 +41,12 @@ MAX_LIST = 200
 
 
 @routes.get("/api/v1/consultation-settings")
-@api("The tenant's consultation settings", tags="astrology", query={"tenant_id": "uuid"})
+@api(
+    "The tenant's consultation settings",
+    tags="astrology",
+    query={"tenant_id": "uuid"},
+    response=ConsultationSettingsView,
+)
 @requires(Perm.CATALOG_READ)
 async def get_settings(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -43,6 +62,7 @@ async def get_settings(request: web.Request) -> web.Response:
     tags="astrology",
     body=ConsultationSettings,
     query={"tenant_id": "uuid"},
+    response=ConsultationSettingsView,
 )
 @requires(Perm.CATALOG_WRITE)
 async def put_settings(request: web.Request) -> web.Response:
@@ -55,7 +75,7 @@ async def put_settings(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/meeting")
-@api("A consultation booking's meeting room", tags="astrology")
+@api("A consultation booking's meeting room", tags="astrology", response=MeetingView)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_meeting(request: web.Request) -> web.Response:
     result = await request.app[CONSULTATIONS].meeting(
@@ -69,6 +89,7 @@ async def get_meeting(request: web.Request) -> web.Response:
     "Create or update a report product",
     tags="astrology",
     body=PutReportProduct,
+    response=ReportProductView,
     status=201,
     also=(200,),
     query={"tenant_id": "uuid"},
@@ -87,7 +108,7 @@ async def put_product(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/report-products")
-@api("List products", tags="astrology", query={"tenant_id": "uuid"})
+@api("List products", tags="astrology", query={"tenant_id": "uuid"}, response=ReportProductList)
 @requires(Perm.CATALOG_READ)
 async def list_products(request: web.Request) -> web.Response:
     principal = principal_of(request)
@@ -96,7 +117,14 @@ async def list_products(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/report-orders")
-@api("Create order", tags="astrology", body=CreateReportOrder, status=201, also=(200,))
+@api(
+    "Create order",
+    tags="astrology",
+    body=CreateReportOrder,
+    response=ReportOrderView,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def create_order(request: web.Request) -> web.Response:
     body = await json_body(request, CreateReportOrder)
@@ -105,7 +133,7 @@ async def create_order(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/report-orders")
-@api("List orders", tags="astrology", query={"limit": "integer"})
+@api("List orders", tags="astrology", query={"limit": "integer"}, response=ReportOrderList)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_orders(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=50, low=1, high=MAX_LIST)
@@ -114,7 +142,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/report-orders/{order_id}")
-@api("Get order", tags="astrology")
+@api("Get order", tags="astrology", response=ReportOrderDetail)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_order(request: web.Request) -> web.Response:
     result = await request.app[REPORT_ORDERS].get(
@@ -124,7 +152,13 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/report-orders/{order_id}/uploads")
-@api("Request order upload", tags="astrology", body=RequestOrderUpload, status=201)
+@api(
+    "Request order upload",
+    tags="astrology",
+    body=RequestOrderUpload,
+    response=OrderUploadTicket,
+    status=201,
+)
 @requires(Perm.BOOKINGS_MANAGE)
 async def request_order_upload(request: web.Request) -> web.Response:
     body = await json_body(request, RequestOrderUpload)
@@ -135,7 +169,12 @@ async def request_order_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/report-orders/{order_id}/complete")
-@api("Complete order upload", tags="astrology", body=CompleteOrderUpload)
+@api(
+    "Complete order upload",
+    tags="astrology",
+    body=CompleteOrderUpload,
+    response=DeliveredOrder,
+)
 @requires(Perm.BOOKINGS_MANAGE)
 async def complete_order_upload(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteOrderUpload)
@@ -149,7 +188,14 @@ async def complete_order_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/remedies")
-@api("Assign remedy", tags="astrology", body=AssignRemedy, status=201, also=(200,))
+@api(
+    "Assign remedy",
+    tags="astrology",
+    body=AssignRemedy,
+    response=AssignedRemedy,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.REMINDERS_PLAN)
 async def assign_remedy(request: web.Request) -> web.Response:
     body = await json_body(request, AssignRemedy)
@@ -160,7 +206,7 @@ async def assign_remedy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/remedies")
-@api("List remedies", tags="astrology", query={"limit": "integer"})
+@api("List remedies", tags="astrology", query={"limit": "integer"}, response=RemedyList)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_remedies(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=50, low=1, high=MAX_LIST)
@@ -169,7 +215,7 @@ async def list_remedies(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/remedies/{remedy_id}/complete")
-@api("Complete remedy", tags="astrology", body=CompleteRemedy)
+@api("Complete remedy", tags="astrology", body=CompleteRemedy, response=CompletedRemedy)
 @requires(Perm.BOOKINGS_CREATE)
 async def complete_remedy(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteRemedy)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from pydantic import Field, field_validator
 
 from protocols.meetings import check_base_url
@@ -28,3 +30,16 @@ class ConsultationSettings(WireModel):
 def reschedule_fee(*, moves_before: int, free_reschedules: int, fee_paise: int) -> int:
     """What the next move of a booking costs, given how many moves it had before."""
     return fee_paise if moves_before >= free_reschedules else 0
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class ConsultationSettingsView(WireModel):
+    """``GET`` and ``PUT /api/v1/consultation-settings``: the tenant's settings (defaults when
+    it never saved any)."""
+
+    tenant_id: UUID
+    meeting_base_url: str | None = Field(description="null: the hub's default meeting server")
+    reschedule_fee_paise: int
+    free_reschedules: int

@@ -14,8 +14,13 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
+
+from pydantic import Field
+
+from protocols.wire import WireModel
 
 DEFAULT_MEETING_BASE_URL = "https://meet.jit.si"
 ROOM_PREFIX = "seva-"
@@ -72,3 +77,16 @@ class JitsiRooms:
 def provider_for(base_url: str | None) -> MeetingProvider:
     """The provider of a tenant's settings (``None``: the default base URL)."""
     return JitsiRooms(base_url or DEFAULT_MEETING_BASE_URL)
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class MeetingView(WireModel):
+    """``GET /api/v1/bookings/{booking_id}/meeting``: the consultation's video room."""
+
+    booking_id: UUID
+    provider: str = Field(description="the meeting provider, e.g. jitsi")
+    room_id: str
+    url: str
+    created_at: datetime

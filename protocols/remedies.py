@@ -3,7 +3,8 @@ daily if asked, and completed by the client with a rating."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field, StringConstraints, model_validator
@@ -39,3 +40,57 @@ class CompleteRemedy(WireModel):
 
     rating: int = Field(ge=1, le=5)
     feedback: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class RemedyView(WireModel):
+    remedy_id: UUID
+    astrologer_user_id: UUID
+    client_user_id: UUID
+    booking_id: UUID | None
+    type: str
+    instructions: str
+    duration_days: int
+    reminders: bool
+    daily_at: str | None = Field(description="HH:MM in the tenant's timezone")
+    status: RemedyStatus
+    feedback: str | None
+    rating: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class PlannedRemedyReminder(WireModel):
+    """A daily reminder planned for the remedy (a scheduled message)."""
+
+    id: UUID
+    booking_id: UUID | None
+    user_id: UUID
+    kind: str = Field(description="the notification type it becomes")
+    purpose: Literal["remedy"]
+    data: dict[str, Any]
+    due_at: datetime
+    status: Literal["scheduled", "sent", "cancelled"]
+    created_at: datetime
+    sent_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class AssignedRemedy(RemedyView):
+    """``POST /api/v1/remedies``: the remedy and the reminders planned for it."""
+
+    reminders_planned: list[PlannedRemedyReminder]
+
+
+class RemedyList(WireModel):
+    """``GET /api/v1/remedies``: a client's own remedies; staff see the tenant's."""
+
+    remedies: list[RemedyView]
+
+
+class CompletedRemedy(RemedyView):
+    """``POST /api/v1/remedies/{remedy_id}/complete``."""
+
+    completed_now: bool = Field(description="false when it had been completed before")

@@ -4,7 +4,8 @@ their orders: wire models and the intake check against the product's JSON Schema
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from jsonschema import Draft202012Validator
@@ -97,3 +98,75 @@ def _message(err: ValidationError) -> str:
     if len(rule) > 200:
         rule = rule[:197] + "..."
     return f"does not satisfy {err.validator} {rule}"
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+OrderStatus = Literal["pending_payment", "paid", "delivered"]
+
+
+class ReportProductView(WireModel):
+    """A report product (``PUT /api/v1/report-products/{product_id}`` answers it)."""
+
+    product_id: UUID
+    name: str
+    price_paise: int
+    intake_schema: dict[str, Any] = Field(description="JSON Schema the order's intake must fit")
+    version: int = Field(description="bumped by every change")
+    updated_at: datetime
+
+
+class ReportProductList(WireModel):
+    """``GET /api/v1/report-products``."""
+
+    products: list[ReportProductView]
+
+
+class ReportOrderView(WireModel):
+    """A report order as its client and the tenant's staff see it."""
+
+    order_id: UUID
+    product_id: UUID
+    user_id: UUID
+    intake: dict[str, Any]
+    price_paise: int
+    status: OrderStatus
+    idempotency_key: str
+    transfer_id: str = Field(description="the wallet transfer that paid it")
+    filename: str | None
+    content_type: str | None
+    size_bytes: int | None
+    created_at: datetime
+    paid_at: datetime | None
+    delivered_at: datetime | None
+
+
+class ReportOrderDetail(ReportOrderView):
+    """``GET /api/v1/report-orders/{order_id}``: with a fresh download link once delivered."""
+
+    download_url: str | None = Field(default=None, description="present once delivered")
+    download_expires_at: datetime | None = Field(default=None, description="present once delivered")
+
+
+class ReportOrderList(WireModel):
+    """``GET /api/v1/report-orders``: a client's own orders; staff see all of the tenant's."""
+
+    orders: list[ReportOrderView]
+
+
+class OrderUploadTicket(WireModel):
+    """``POST /api/v1/report-orders/{order_id}/uploads``: a presigned PUT; send ``method`` to
+    ``url`` with exactly ``headers`` before ``expires_at``, then complete ``upload_id``."""
+
+    upload_id: UUID
+    key: str = Field(description="the object's key in the file store")
+    url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class DeliveredOrder(ReportOrderView):
+    """``POST /api/v1/report-orders/{order_id}/complete``."""
+
+    delivered_now: bool = Field(description="false when the order had been delivered before")

@@ -195,6 +195,8 @@ async def test_a_client_books_reschedules_orders_a_kundli_and_completes_a_remedy
             {"name": "Kundli", "price_paise": KUNDLI_PRICE, "intake_schema": KUNDLI_SCHEMA},
         )
         assert status == 201, product
+        status, products = await _call(http, "GET", f"{base}/report-products", client_token)
+        assert status == 200 and products["products"] == [product], products
         status, refused = await _call(
             http,
             "POST",
@@ -255,6 +257,8 @@ async def test_a_client_books_reschedules_orders_a_kundli_and_completes_a_remedy
             assert resp.status == 200 and await resp.read() == PDF
         status, mine = await _call(http, "GET", order_url, client_token)
         assert status == 200 and mine["download_url"]
+        status, orders = await _call(http, "GET", f"{base}/report-orders", client_token)
+        assert status == 200 and [o["order_id"] for o in orders["orders"]] == [order["order_id"]]
 
         # 5. The astrologer assigns a remedy with daily reminders; the client completes it.
         astrologer = staff_token(hub, world)
@@ -519,6 +523,8 @@ async def test_a_tenants_meeting_server_is_used_and_other_kinds_get_no_room(
             {"reschedule_fee_paise": 0, "meeting_base_url": "https://meet.example.in/seva/"},
         )
         assert status == 200 and saved["meeting_base_url"] == "https://meet.example.in/seva"
+        status, read = await _call(http, "GET", f"{hub.url}/api/v1/consultation-settings", admin)
+        assert status == 200 and read == saved
         booking = await confirmed_booking(hub, db, world)
         status, meeting = await _call(
             http, "GET", f"{hub.url}/api/v1/bookings/{booking}/meeting", admin
