@@ -20,7 +20,18 @@ from hub.pandit_earnings import PanditEarnings
 from hub.rest_admin import acting_tenant
 from hub.restkit import json_body, path_uuid, query_int
 from hub.waitlist import Waitlist
-from protocols.devotional import BookPuja, BookYatra, JoinWaitlist, PayGroup, SetCommission
+from protocols.devotional import (
+    AssignedBookings,
+    BookPuja,
+    BookYatra,
+    CommissionView,
+    GroupBooking,
+    JoinWaitlist,
+    PayGroup,
+    SetCommission,
+    StaffEarnings,
+    WaitlistEntryView,
+)
 from protocols.errors import Invalid, NotFound
 from protocols.permissions import Perm
 
@@ -71,7 +82,14 @@ async def devotional_context(app: web.Application) -> AsyncIterator[None]:
 
 
 @routes.post("/api/v1/devotional/bookings")
-@api("Book puja", tags="devotional", body=BookPuja, status=201, also=(200,))
+@api(
+    "Book puja",
+    tags="devotional",
+    body=BookPuja,
+    response=GroupBooking,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def book_puja(request: web.Request) -> web.Response:
     body = await json_body(request, BookPuja)
@@ -80,7 +98,14 @@ async def book_puja(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/yatra-bookings")
-@api("Book yatra", tags="devotional", body=BookYatra, status=201, also=(200,))
+@api(
+    "Book yatra",
+    tags="devotional",
+    body=BookYatra,
+    response=GroupBooking,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def book_yatra(request: web.Request) -> web.Response:
     body = await json_body(request, BookYatra)
@@ -89,7 +114,7 @@ async def book_yatra(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/devotional/bookings/{group_id}")
-@api("A puja or yatra group booking", tags="devotional")
+@api("A puja or yatra group booking", tags="devotional", response=GroupBooking)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].view(principal_of(request), path_uuid(request, "group_id"))
@@ -97,7 +122,7 @@ async def get_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/bookings/{group_id}/pay-from-wallet")
-@api("Pay a group booking from the wallet", tags="devotional")
+@api("Pay a group booking from the wallet", tags="devotional", response=GroupBooking)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].pay_from_wallet(
@@ -118,7 +143,7 @@ async def pay_whole_group(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/devotional/bookings/{group_id}")
-@api("Release a group booking's holds", tags="devotional")
+@api("Release a group booking's holds", tags="devotional", response=GroupBooking)
 @requires(Perm.BOOKINGS_CREATE)
 async def release_group(request: web.Request) -> web.Response:
     view = await request.app[DEVOTIONAL].release(
@@ -131,7 +156,14 @@ async def release_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/slots/{slot_id}/waitlist")
-@api("Join waitlist", tags="devotional", body=JoinWaitlist, status=201, also=(200,))
+@api(
+    "Join waitlist",
+    tags="devotional",
+    body=JoinWaitlist,
+    response=WaitlistEntryView,
+    status=201,
+    also=(200,),
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def join_waitlist(request: web.Request) -> web.Response:
     body = await json_body(request, JoinWaitlist)
@@ -142,7 +174,7 @@ async def join_waitlist(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/waitlist/{entry_id}")
-@api("Get waitlist entry", tags="devotional")
+@api("Get waitlist entry", tags="devotional", response=WaitlistEntryView)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_waitlist_entry(request: web.Request) -> web.Response:
     view = await request.app[WAITLIST].get(principal_of(request), path_uuid(request, "entry_id"))
@@ -150,7 +182,7 @@ async def get_waitlist_entry(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/waitlist/{entry_id}")
-@api("Leave waitlist", tags="devotional")
+@api("Leave waitlist", tags="devotional", response=WaitlistEntryView)
 @requires(Perm.BOOKINGS_CREATE)
 async def leave_waitlist(request: web.Request) -> web.Response:
     view = await request.app[WAITLIST].leave(principal_of(request), path_uuid(request, "entry_id"))
@@ -185,6 +217,7 @@ def _query_date(request: web.Request, name: str) -> date | None:
     "Bookings of the tenant's staff",
     tags="devotional",
     query={"limit": "integer", "staff_user_id": "uuid", "from": "date", "tenant_id": "uuid"},
+    response=AssignedBookings,
 )
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def staff_bookings(request: web.Request) -> web.Response:
@@ -204,6 +237,7 @@ async def staff_bookings(request: web.Request) -> web.Response:
     "Staff earnings",
     tags="devotional",
     query={"limit": "integer", "staff_user_id": "uuid", "tenant_id": "uuid"},
+    response=StaffEarnings,
 )
 @requires(Perm.BOOKINGS_READ_TENANT)
 async def staff_earnings(request: web.Request) -> web.Response:
@@ -218,7 +252,7 @@ async def staff_earnings(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/commission")
-@api("Set a tenant's commission", tags="devotional", body=SetCommission)
+@api("Set a tenant's commission", tags="devotional", body=SetCommission, response=CommissionView)
 @requires(Perm.TENANTS_MANAGE)
 async def set_commission(request: web.Request) -> web.Response:
     body = await json_body(request, SetCommission)

@@ -4,12 +4,15 @@ earnings, and the platform's commission per tenant."""
 
 from __future__ import annotations
 
+from datetime import date as Date
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field, StrictInt, StringConstraints, field_validator
 
-from protocols.catalog import Participant
+from protocols.catalog import Participant, ResourceKind
+from protocols.live import LiveStatus
 from protocols.wire import IdempotencyKey, IsoDate, WireModel
 
 MAX_OFFERINGS = 20
@@ -82,3 +85,133 @@ class PayGroup(WireModel):
 
     method: Literal["wallet", "gateway"]
     idempotency_key: IdempotencyKey
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+HoldState = Literal["held", "confirmed", "released", "expired", "cancelled"]
+
+
+class GroupHold(WireModel):
+    """One hold of a group booking, in booking order (the puja or first yatra day first)."""
+
+    hold_id: UUID
+    role: Literal["puja", "offering", "day"]
+    slot_id: UUID
+    resource_id: UUID
+    resource_name: str
+    kind: ResourceKind
+    date: Date = Field(description="the slot's local date")
+    starts_at: datetime
+    qty: int
+    status: HoldState
+    expires_at: datetime
+    amount_paise: int = Field(description="the slot's price times qty")
+
+
+class GroupBooking(WireModel):
+    """A puja (with its chadhava offerings) or yatra group booking: ``POST`` (201 made now, 200
+    the same key again), ``GET``, ``DELETE`` and ``pay-from-wallet`` answer it."""
+
+    group_id: UUID
+    kind: Literal["puja", "yatra"]
+    user_id: UUID
+    idempotency_key: str
+    created_at: datetime
+    booking_id: UUID | None = Field(description="the first hold (the puja, or the first day)")
+    status: HoldState | Literal["mixed"] = Field(
+        description="the holds' common status, or mixed when they differ"
+    )
+    amount_paise: int
+    holds: list[GroupHold]
+
+
+class WaitlistEntryView(WireModel):
+    """A waiting-list entry (``POST /api/v1/slots/{slot_id}/waitlist``, ``GET`` and ``DELETE
+    /api/v1/waitlist/{entry_id}``)."""
+
+    entry_id: UUID
+    slot_id: UUID
+    qty: int
+    status: WaitlistStatus
+    position: int | None = Field(description="1 = next in line; null when not waiting")
+    hold_id: UUID | None = Field(description="the hold offered to this entry")
+    offer_expires_at: datetime | None
+    created_at: datetime
+    idempotency_key: str
+
+
+class AssignedOffering(WireModel):
+    resource_id: UUID
+    name: str
+    qty: int
+    status: HoldState
+
+
+class AssignedBooking(WireModel):
+    """A confirmed booking assigned to a pandit, with its sankalp details."""
+
+    booking_id: UUID
+    resource_id: UUID
+    resource_name: str
+    kind: ResourceKind
+    slot_id: UUID
+    date: Date
+    starts_at: datetime
+    ends_at: datetime
+    qty: int
+    devotee_user_id: UUID
+    devotee_name: str
+    participants: list[Participant]
+    special_requests: str | None
+    offerings: list[AssignedOffering] = Field(description="chadhava booked with the puja")
+    assigned_staff_id: UUID
+    live_status: LiveStatus | None
+
+
+class AssignedBookings(WireModel):
+    """``GET /api/v1/staff/bookings``: soonest first."""
+
+    staff_user_id: UUID | None = Field(description="null: every pandit's (a tenant admin)")
+    bookings: list[AssignedBooking]
+
+
+class EarningEntry(WireModel):
+    booking_id: UUID
+    gross_paise: int
+    commission_bp: int = Field(description="basis points kept by the tenant")
+    commission_paise: int
+    net_paise: int
+    transfer_id: str
+    created_at: datetime
+    posted: bool = Field(description="whether the net amount reached the pandit's account")
+
+
+class StaffEarnings(WireModel):
+    """``GET /api/v1/staff/earnings``: the pandit's account and posted totals, latest entries
+    first."""
+
+    staff_user_id: UUID
+    account_id: UUID
+    balance_paise: int
+    commission_bp: int = Field(description="the tenant's commission for new earnings")
+    bookings: int = Field(description="posted earnings counted in the totals")
+    gross_paise: int
+    commission_paise: int
+    net_paise: int
+    entries: list[EarningEntry]
+
+
+class CommissionView(WireModel):
+    """``PUT /api/v1/admin/tenants/{tenant_id}/commission``."""
+
+    tenant_id: UUID
+    commission_bp: int
+
+
+class GroupPaymentView(WireModel):
+    method: Literal["wallet", "gateway"]
+    status: Literal["pending", "confirmed", "cancelled"]
+    amount_paise: int
+    idempotency_key: str
+    payment_id: UUID | None = Field(description="the gateway payment, for method gateway")
