@@ -41,6 +41,7 @@ from protocols.gateways.interface import GatewayCredentials
 from storage.cluster import LocalPostgres
 from storage.gateway_credentials import api_base_url
 from storage.migrate import apply_migrations
+from tests import response_contracts
 from tests.support import Hub
 
 TEST_JWT_SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
@@ -134,12 +135,23 @@ def channel_settings(
 
 async def start_hub(settings: Settings, dsn: str) -> tuple[Hub, web.AppRunner]:
     app = create_app(settings, dsn=dsn)
+    response_contracts.install(app)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
     return Hub(url=f"http://127.0.0.1:{port}", app=app, tokens=app[keys.TOKENS]), runner
+
+
+@pytest.fixture(autouse=True)
+def answers_fit_their_documented_schemas() -> Iterator[None]:
+    """Fails the test during which any test hub answered outside its route's documented
+    response schema (tests/response_contracts.py)."""
+    response_contracts.take()
+    yield
+    mismatches = response_contracts.take()
+    assert not mismatches, "\n".join(mismatches)
 
 
 @pytest.fixture(scope="session")
