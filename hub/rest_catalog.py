@@ -28,6 +28,7 @@ from protocols.catalog import (
     MAX_SCHEDULE_DAYS,
     CreateResource,
     GenerateSlotsResult,
+    ResourceList,
     ResourceRemoved,
     ResourceView,
     SlotList,
@@ -124,7 +125,12 @@ async def create_resource(request: web.Request) -> web.Response:
 
 
 @routes.get(_RESOURCES)
-@api("List resources", tags="catalog", query={"include_archived": "boolean"})
+@api(
+    "List resources",
+    tags="catalog",
+    query={"include_archived": "boolean", "tenant_id": "uuid"},
+    response=ResourceList,
+)
 @requires(Perm.CATALOG_READ)
 async def list_resources(request: web.Request) -> web.Response:
     tenant_id = acting_tenant(request, principal_of(request))

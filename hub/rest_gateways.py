@@ -21,8 +21,10 @@ from protocols.errors import Invalid, NotFound
 from protocols.gateway_config import (
     GATEWAY_NAMES,
     ConfigureGateway,
+    GatewayConfigList,
     GatewayConfigView,
     PaymentRouting,
+    PaymentRoutingView,
 )
 from protocols.gateways.fees import DEFAULT_SCHEDULES
 from protocols.permissions import Perm
@@ -97,7 +99,7 @@ async def configure_gateway(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/tenants/{tenant_id}/gateways")
-@api("List gateways", tags="gateways")
+@api("List gateways", tags="gateways", response=GatewayConfigList)
 @requires(Perm.TENANTS_MANAGE)
 async def list_gateways(request: web.Request) -> web.Response:
     tenant_id = path_uuid(request, "tenant_id")
@@ -111,7 +113,7 @@ async def list_gateways(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/admin/tenants/{tenant_id}/payment-routing")
-@api("Set payment routing", tags="gateways", body=PaymentRouting)
+@api("Set payment routing", tags="gateways", body=PaymentRouting, response=PaymentRoutingView)
 @requires(Perm.TENANTS_MANAGE)
 async def set_payment_routing(request: web.Request) -> web.Response:
     """Pin a gateway or split traffic by percentage; ``{"mode": "cheapest"}`` undoes it."""

@@ -16,7 +16,14 @@ from hub.requests import audit_context
 from hub.restkit import idempotency_key, json_body, path_uuid
 from protocols.api_responses import WebhookReceipt
 from protocols.errors import NotFound, SevaError, WebhookSignatureInvalid
-from protocols.payments import CancelBooking, CreatePaymentIntent, CreateRefund, VerifyCheckout
+from protocols.payments import (
+    BookingCancelled,
+    CancelBooking,
+    CreatePaymentIntent,
+    CreateRefund,
+    PaymentView,
+    VerifyCheckout,
+)
 from protocols.permissions import Perm
 from storage import audit
 from storage import webhook_inbox as inbox
@@ -37,6 +44,7 @@ def _key(request: web.Request, body_key: str | None) -> str:
     status=201,
     errors=("conflict", "gateway_rejected", "gateway_unavailable"),
     idempotency=True,
+    response=PaymentView,
 )
 @requires(Perm.BOOKINGS_CREATE)
 async def create_payment_intent(request: web.Request) -> web.Response:
@@ -53,7 +61,7 @@ async def create_payment_intent(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/payments/{payment_id}")
-@api("A payment intent with its attempts and refunds", tags="payments")
+@api("A payment intent with its attempts and refunds", tags="payments", response=PaymentView)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def get_payment(request: web.Request) -> web.Response:
     view = await request.app[keys.PAYMENTS].view(
@@ -68,6 +76,7 @@ async def get_payment(request: web.Request) -> web.Response:
     tags="payments",
     body=VerifyCheckout,
     errors=("webhook_signature_invalid", "gateway_unavailable", "payment_declined"),
+    response=PaymentView,
 )
 @requires(Perm.BOOKINGS_CREATE)
 async def verify_payment(request: web.Request) -> web.Response:
@@ -90,6 +99,7 @@ async def verify_payment(request: web.Request) -> web.Response:
     status=201,
     errors=("conflict", "gateway_rejected", "gateway_unavailable"),
     idempotency=True,
+    response=PaymentView,
 )
 @requires(Perm.PAYMENTS_REFUND)
 async def refund_payment(request: web.Request) -> web.Response:
@@ -121,6 +131,7 @@ async def refund_payment(request: web.Request) -> web.Response:
     tags="payments",
     body=CancelBooking,
     errors=("conflict", "gateway_unavailable"),
+    response=BookingCancelled,
 )
 @requires(Perm.BOOKINGS_CREATE)
 async def cancel_booking(request: web.Request) -> web.Response:

@@ -11,13 +11,25 @@ from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid
 from protocols.permissions import Perm
-from protocols.reminders import PlanReminders, RescheduleBooking
+from protocols.reminders import (
+    BookingReminders,
+    BookingRescheduled,
+    PlanReminders,
+    RescheduleBooking,
+)
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reminders")
-@api("Plan reminders", tags="reminders", body=PlanReminders, status=201, also=(200,))
+@api(
+    "Plan reminders",
+    tags="reminders",
+    body=PlanReminders,
+    status=201,
+    also=(200,),
+    response=BookingReminders,
+)
 @requires(Perm.REMINDERS_PLAN)
 async def plan_reminders(request: web.Request) -> web.Response:
     body = await json_body(request, PlanReminders)
@@ -28,7 +40,7 @@ async def plan_reminders(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/reminders")
-@api("List reminders", tags="reminders")
+@api("List reminders", tags="reminders", response=BookingReminders)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_reminders(request: web.Request) -> web.Response:
     result = await request.app[keys.REMINDERS].list(
@@ -38,7 +50,7 @@ async def list_reminders(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reschedule")
-@api("Reschedule booking", tags="reminders", body=RescheduleBooking)
+@api("Reschedule booking", tags="reminders", body=RescheduleBooking, response=BookingRescheduled)
 @requires(Perm.BOOKINGS_CREATE)
 async def reschedule_booking(request: web.Request) -> web.Response:
     body = await json_body(request, RescheduleBooking)

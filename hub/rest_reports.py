@@ -11,8 +11,13 @@ from hub.requests import audit_context
 from hub.restkit import json_body, path_uuid
 from protocols.permissions import Perm
 from protocols.reports import (
+    BulkCompletions,
+    BulkUploadTickets,
     CompleteBulkUploads,
     CompleteReportUpload,
+    ReportList,
+    ReportRecorded,
+    ReportUploadTicket,
     RequestBulkUploads,
     RequestReportUpload,
 )
@@ -21,7 +26,13 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reports/uploads")
-@api("Signed upload URL for a booking report", tags="reports", body=RequestReportUpload, status=201)
+@api(
+    "Signed upload URL for a booking report",
+    tags="reports",
+    body=RequestReportUpload,
+    status=201,
+    response=ReportUploadTicket,
+)
 @requires(Perm.LIVE_PUSH)
 async def request_upload(request: web.Request) -> web.Response:
     body = await json_body(request, RequestReportUpload)
@@ -32,7 +43,12 @@ async def request_upload(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/bookings/{booking_id}/reports/complete")
-@api("Finish a booking report upload", tags="reports", body=CompleteReportUpload)
+@api(
+    "Finish a booking report upload",
+    tags="reports",
+    body=CompleteReportUpload,
+    response=ReportRecorded,
+)
 @requires(Perm.LIVE_PUSH)
 async def complete_upload(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteReportUpload)
@@ -46,7 +62,7 @@ async def complete_upload(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/reports")
-@api("List reports", tags="reports")
+@api("List reports", tags="reports", response=ReportList)
 @requires(Perm.BOOKINGS_READ_OWN)
 async def list_reports(request: web.Request) -> web.Response:
     answer = await request.app[keys.REPORTS].list_reports(
@@ -56,7 +72,13 @@ async def list_reports(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tenants/{tenant_id}/reports/bulk-uploads")
-@api("Request bulk uploads", tags="reports", body=RequestBulkUploads, status=201)
+@api(
+    "Request bulk uploads",
+    tags="reports",
+    body=RequestBulkUploads,
+    status=201,
+    response=BulkUploadTickets,
+)
 @requires(Perm.BOOKINGS_MANAGE)
 async def request_bulk_uploads(request: web.Request) -> web.Response:
     body = await json_body(request, RequestBulkUploads)
@@ -67,7 +89,7 @@ async def request_bulk_uploads(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tenants/{tenant_id}/reports/bulk-complete")
-@api("Complete bulk uploads", tags="reports", body=CompleteBulkUploads)
+@api("Complete bulk uploads", tags="reports", body=CompleteBulkUploads, response=BulkCompletions)
 @requires(Perm.BOOKINGS_MANAGE)
 async def complete_bulk_uploads(request: web.Request) -> web.Response:
     body = await json_body(request, CompleteBulkUploads)

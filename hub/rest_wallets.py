@@ -15,7 +15,7 @@ from hub.guard import principal_of, requires
 from hub.requests import audit_context
 from hub.restkit import idempotency_key, json_body, json_response, path_uuid, query_int
 from hub.wallets import transfer_view, wallet_view
-from protocols.api_responses import TransferList, WalletList
+from protocols.api_responses import CreditProfit, LedgerPage, TransferList, WalletList
 from protocols.errors import Invalid, NotFound
 from protocols.permissions import Perm
 from protocols.wallets import (
@@ -69,6 +69,7 @@ async def get_wallet(request: web.Request) -> web.Response:
     "A wallet's ledger entries, newest first",
     tags="wallets",
     query={"cursor": "integer", "limit": "integer"},
+    response=LedgerPage,
 )
 @requires(Perm.WALLET_READ_OWN)
 async def wallet_ledger(request: web.Request) -> web.Response:
@@ -224,7 +225,11 @@ async def credit_wallets(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/credits/profit")
-@api("Messaging credits: units, cost, revenue and margin per channel", tags="wallets")
+@api(
+    "Messaging credits: units, cost, revenue and margin per channel",
+    tags="wallets",
+    response=CreditProfit,
+)
 @requires(Perm.CREDITS_ALLOCATE)
 async def credit_profit(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.WALLETS].credit_profit())

@@ -394,3 +394,9 @@ class UpdateSlot(WireModel):
     """Capacity 0 closes the slot; below what is held and confirmed is a ``conflict``."""
 
     capacity: Capacity
+
+
+class ResourceList(WireModel):
+    """``GET /api/v1/catalog/resources``."""
+
+    resources: list[ResourceView]

@@ -135,3 +135,19 @@ class PaymentRouting(WireModel):
             if any(w < 0 for w in self.weights.values()):
                 raise ValueError("split weights cannot be negative")
         return self
+
+
+# -- REST answers ----------------------------------------------------------------------------
+
+
+class GatewayConfigList(WireModel):
+    """``GET /api/v1/admin/tenants/{tenant_id}/gateways``."""
+
+    gateways: list[GatewayConfigView]
+
+
+class PaymentRoutingView(WireModel):
+    """``PUT /api/v1/admin/tenants/{tenant_id}/payment-routing``: the routing now stored."""
+
+    tenant_id: UUID
+    payment_routing: PaymentRouting

@@ -49,3 +49,86 @@ class CancelBooking(WireModel):
 
     refund_to: Literal["source", "wallet"] = "source"
     reason: str = Field(default="", max_length=500)
+
+
+# -- REST answers ----------------------------------------------------------------------------
+
+
+class RazorpayCheckout(WireModel):
+    key_id: str | None = Field(description="the merchant key Razorpay Checkout opens with")
+    order_id: str | None
+    amount: int = Field(description="paise")
+
+
+class CashfreeCheckout(WireModel):
+    payment_session_id: str | None
+    order_id: str | None
+
+
+class CheckoutView(WireModel):
+    """What the app's checkout needs, in the live attempt's gateway's own terms: exactly one
+    of ``razorpay`` or ``cashfree``."""
+
+    razorpay: RazorpayCheckout | None = None
+    cashfree: CashfreeCheckout | None = None
+    attempt_id: UUID
+
+
+class PaymentAttemptView(WireModel):
+    attempt_id: UUID
+    gateway: Literal["razorpay", "cashfree"]
+    status: Literal["creating", "open", "error", "failed", "paid"]
+    gateway_order_id: str | None
+    fee_paise: int
+    route_reason: str = Field(description="why the router chose this gateway, e.g. cheapest")
+
+
+class PaymentRefundView(WireModel):
+    refund_id: UUID
+    amount_paise: int
+    status: Literal["requested", "pending", "processed", "failed"]
+    reason: str
+
+
+class PaymentView(WireModel):
+    """A payment intent with its gateway attempts and refunds (``POST /payments/intents``,
+    ``GET /payments/{payment_id}``, ``.../verify``, ``.../refunds``)."""
+
+    payment_id: UUID
+    purpose: str = Field(description="hold, wallet_topup, split_share or booking_group")
+    hold_id: UUID | None
+    amount_paise: int
+    status: Literal["created", "failed", "captured"]
+    outcome: str | None = Field(
+        description="what the captured money became, e.g. booking_confirmed, wallet_credited, "
+        "refunded_unfulfillable"
+    )
+    captured_paise: int
+    refunded_paise: int
+    gateway: Literal["razorpay", "cashfree"] | None = Field(
+        description="the open or paid attempt's gateway"
+    )
+    fee_paise: int | None
+    checkout: CheckoutView | None
+    attempts: list[PaymentAttemptView]
+    refunds: list[PaymentRefundView]
+
+
+class ShareRefund(WireModel):
+    user_id: UUID
+    refund_paise: int
+    refunded_to: str | None
+
+
+class BookingCancelled(WireModel):
+    """``POST /bookings/{hold_id}/cancel``: the decision taken at the first cancellation
+    (repeats answer the same)."""
+
+    hold_id: UUID
+    status: str = Field(description="the hold's status after cancelling")
+    refund_percent: int
+    refund_paise: int
+    refunded_to: Literal["source", "wallet"] | None = Field(description="null: nothing back")
+    shares: list[ShareRefund] | None = Field(
+        default=None, description="split-paid bookings only: each payer's refund"
+    )

@@ -4,7 +4,7 @@ pure rule for when a daily remedy reminder is due."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -68,3 +68,44 @@ def remedy_times(daily_at: str, days: int, *, timezone: str, now: datetime) -> l
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone)
+
+
+# -- REST answers ----------------------------------------------------------------------------
+
+
+class ReminderView(WireModel):
+    """A scheduled message of a booking."""
+
+    id: UUID
+    booking_id: UUID | None
+    user_id: UUID
+    kind: str = Field(description="the notification type it becomes")
+    purpose: str = Field(description="booking, remedy, follow_up, ...")
+    data: dict[str, Any]
+    due_at: datetime
+    status: Literal["scheduled", "sent", "cancelled"]
+    created_at: datetime
+    sent_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class BookingReminders(WireModel):
+    """``POST`` (201 planned now, 200 already planned) and ``GET
+    /api/v1/bookings/{booking_id}/reminders``: the plan's rows / the booking's messages in due
+    order."""
+
+    booking_id: UUID
+    reminders: list[ReminderView]
+
+
+class BookingRescheduled(WireModel):
+    """``POST /api/v1/bookings/{booking_id}/reschedule``; the same key answers the same move."""
+
+    booking_id: UUID
+    from_slot_id: UUID
+    slot_id: UUID = Field(description="the slot the booking is now on")
+    qty: int
+    rescheduled_at: datetime
+    idempotency_key: str
+    fee_paise: int = Field(description="reschedule fee charged from the owner's wallet; 0: none")
+    fee_transfer_id: str | None = Field(description="the wallet transfer of the fee, if any")
