@@ -26,6 +26,7 @@ from protocols.devotional import (
     BookYatra,
     CommissionView,
     GroupBooking,
+    GroupPaid,
     JoinWaitlist,
     PayGroup,
     SetCommission,
@@ -132,7 +133,12 @@ async def pay_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devotional/bookings/{group_id}/pay")
-@api("Pay the whole group at once (wallet or gateway)", tags="devotional", body=PayGroup)
+@api(
+    "Pay the whole group at once (wallet or gateway)",
+    tags="devotional",
+    body=PayGroup,
+    response=GroupPaid,
+)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_whole_group(request: web.Request) -> web.Response:
     body = await json_body(request, PayGroup)

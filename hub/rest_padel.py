@@ -16,6 +16,7 @@ from protocols.padel import (
     OpenMatchList,
     OpenMatchView,
     PayShare,
+    SharePaid,
     SplitView,
 )
 from protocols.permissions import Perm
@@ -43,7 +44,7 @@ async def get_split(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/holds/{hold_id}/split/pay")
-@api("Pay share", tags="padel", body=PayShare)
+@api("Pay share", tags="padel", body=PayShare, response=SharePaid)
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_share(request: web.Request) -> web.Response:
     body = await json_body(request, PayShare)

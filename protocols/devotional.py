@@ -13,6 +13,7 @@ from pydantic import Field, StrictInt, StringConstraints, field_validator
 
 from protocols.catalog import Participant, ResourceKind
 from protocols.live import LiveStatus
+from protocols.payments import PaymentView
 from protocols.wire import IdempotencyKey, IsoDate, WireModel
 
 MAX_OFFERINGS = 20
@@ -215,3 +216,13 @@ class GroupPaymentView(WireModel):
     amount_paise: int
     idempotency_key: str
     payment_id: UUID | None = Field(description="the gateway payment, for method gateway")
+
+
+class GroupPaid(WireModel):
+    """``POST /api/v1/devotional/bookings/{group_id}/pay``: the group after the payment;
+    ``payment`` is the gateway payment with its checkout (method ``gateway`` while pending),
+    else null."""
+
+    group: GroupBooking
+    group_payment: GroupPaymentView
+    payment: PaymentView | None

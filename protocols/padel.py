@@ -14,6 +14,7 @@ from pydantic import Field, StrictInt, model_validator
 
 from protocols.auth import Email, Phone
 from protocols.catalog import MAX_PRICE_PAISE
+from protocols.payments import PaymentView
 from protocols.wire import IdempotencyKey, WireModel
 
 MAX_INVITED_PLAYERS = 3
@@ -135,3 +136,12 @@ class JoinedMatchView(OpenMatchView):
     """``POST /api/v1/open-matches/{match_id}/join``: the match and who joined it."""
 
     players: list[UUID] = Field(description="users who joined, the caller included")
+
+
+class SharePaid(WireModel):
+    """``POST /api/v1/holds/{hold_id}/split/pay``: the split after the caller's payment;
+    ``payment`` is the gateway payment to complete (method ``gateway``), else null (paid from
+    the wallet, or the share was no longer pending)."""
+
+    split: SplitView
+    payment: PaymentView | None
