@@ -25,7 +25,6 @@ from protocols.report_orders import (
     CompleteOrderUpload,
     CreateReportOrder,
     DeliveredOrder,
-    OrderUploadTicket,
     PutReportProduct,
     ReportOrderDetail,
     ReportOrderList,
@@ -34,6 +33,7 @@ from protocols.report_orders import (
     ReportProductView,
     RequestOrderUpload,
 )
+from protocols.reports import ReportUploadTicket
 
 routes = web.RouteTableDef()
 
@@ -156,7 +156,7 @@ async def get_order(request: web.Request) -> web.Response:
     "Request order upload",
     tags="astrology",
     body=RequestOrderUpload,
-    response=OrderUploadTicket,
+    response=ReportUploadTicket,
     status=201,
 )
 @requires(Perm.BOOKINGS_MANAGE)

@@ -4,12 +4,12 @@ daily if asked, and completed by the client with a rating."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field, StringConstraints, model_validator
 
-from protocols.reminders import MAX_REMEDY_DAYS, LocalTime
+from protocols.reminders import MAX_REMEDY_DAYS, LocalTime, ReminderView
 from protocols.wire import IdempotencyKey, WireModel
 
 RemedyStatus = Literal["assigned", "completed"]
@@ -62,26 +62,12 @@ class RemedyView(WireModel):
     completed_at: datetime | None
 
 
-class PlannedRemedyReminder(WireModel):
-    """A daily reminder planned for the remedy (a scheduled message)."""
-
-    id: UUID
-    booking_id: UUID | None
-    user_id: UUID
-    kind: str = Field(description="the notification type it becomes")
-    purpose: Literal["remedy"]
-    data: dict[str, Any]
-    due_at: datetime
-    status: Literal["scheduled", "sent", "cancelled"]
-    created_at: datetime
-    sent_at: datetime | None
-    cancelled_at: datetime | None
-
-
 class AssignedRemedy(RemedyView):
     """``POST /api/v1/remedies``: the remedy and the reminders planned for it."""
 
-    reminders_planned: list[PlannedRemedyReminder]
+    reminders_planned: list[ReminderView] = Field(
+        description="the daily reminders planned for it (purpose remedy)"
+    )
 
 
 class RemedyList(WireModel):

@@ -154,18 +154,6 @@ class ReportOrderList(WireModel):
     orders: list[ReportOrderView]
 
 
-class OrderUploadTicket(WireModel):
-    """``POST /api/v1/report-orders/{order_id}/uploads``: a presigned PUT; send ``method`` to
-    ``url`` with exactly ``headers`` before ``expires_at``, then complete ``upload_id``."""
-
-    upload_id: UUID
-    key: str = Field(description="the object's key in the file store")
-    url: str
-    method: Literal["PUT"]
-    headers: dict[str, str]
-    expires_at: datetime
-
-
 class DeliveredOrder(ReportOrderView):
     """``POST /api/v1/report-orders/{order_id}/complete``."""
 
