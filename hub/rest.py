@@ -15,7 +15,12 @@ from hub.fanout import load_snapshot
 from hub.guard import principal_of, requires
 from hub.health import check_redis
 from hub.restkit import json_body, json_response, path_uuid
-from protocols.api_responses import HealthStatus, ReadinessReport
+from protocols.api_responses import (
+    DemoData,
+    HealthStatus,
+    HoldPaidFromWallet,
+    ReadinessReport,
+)
 from protocols.availability import AvailabilitySnapshot
 from protocols.errors import Invalid, NotFound, Unavailable
 from protocols.holds import CreateHold, CreateHoldBody, HoldView
@@ -147,6 +152,7 @@ async def release_hold(request: web.Request) -> web.Response:
     "Pay a hold from the caller's wallet (confirms the booking)",
     tags="holds",
     errors=("conflict", "insufficient_funds"),
+    response=HoldPaidFromWallet,
 )
 @requires(Perm.BOOKINGS_CREATE)
 async def pay_hold_from_wallet(request: web.Request) -> web.Response:
@@ -157,7 +163,7 @@ async def pay_hold_from_wallet(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/demo")
-@api("Demo tenants, users and resources (seva serve --demo only)", tags="demo")
+@api("Demo tenants, users and resources (seva serve --demo only)", tags="demo", response=DemoData)
 @requires(Perm.PUBLIC)
 async def demo_data(request: web.Request) -> web.Response:
     if not request.app[keys.SETTINGS].demo:

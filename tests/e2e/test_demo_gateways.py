@@ -8,12 +8,15 @@ import stat
 import aiohttp
 import pytest
 
+from protocols.api_responses import DemoData
 from tests.e2e.test_run_command import _free_port, _private_root, _serve, _stop, _wait_ready
 
 
 async def _demo(http: aiohttp.ClientSession, url: str) -> dict:
     async with http.get(f"{url}/api/v1/demo") as resp:
         assert resp.status == 200
+        # A `seva serve` process has no test middleware: check the documented schema here.
+        DemoData.model_validate_json(await resp.read())
         return await resp.json()
 
 
