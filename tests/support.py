@@ -258,19 +258,21 @@ def bearer(token: str) -> dict[str, str]:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def seva_command_env(dsn: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``seva`` child process on ``dsn`` and a local Ray of its own:
+    this process's, without ``RAY_ADDRESS``, plus ``settings`` (e.g. ``SEVA_DATA_DIR``)."""
+    env = {**os.environ, "DATABASE_URL": dsn, "RAY_AUTH_MODE": "disabled", **settings}
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
 async def run_seva_smoke_bench(
     name: str, dsn: str, data_dir: str, *extra_args: str
 ) -> tuple[dict[str, Any], str]:
     """``seva bench <name> --smoke [extra_args]`` in a real process against ``dsn``; asserts a
     clean exit and returns the bench's JSON summary (its last line) and everything it printed."""
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "RAY_AUTH_MODE": "disabled",
-        "SEVA_DATA_DIR": data_dir,
-    }
-    env.pop("RAY_ADDRESS", None)
+    env = seva_command_env(dsn, SEVA_DATA_DIR=data_dir)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -12,19 +12,13 @@ import pytest
 
 from hub.chaos.options import ChaosOptions
 from hub.chaos.shards import schedule_for
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, seva_command_env
 
 pytestmark = pytest.mark.timeout(300)
 
 
 async def _seva_chaos(dsn: str, data_dir: str, *args: str) -> tuple[int, list[str]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "RAY_AUTH_MODE": "disabled",
-        "SEVA_DATA_DIR": data_dir,
-    }
-    env.pop("RAY_ADDRESS", None)
+    env = seva_command_env(dsn, SEVA_DATA_DIR=data_dir)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.support import seva_command_env
 
 
 @pytest.mark.timeout(180)
 def test_reconcile_command_runs_once_and_prints_a_json_line(migrated_dsn: str):
-    env = {
-        **os.environ,
-        "DATABASE_URL": migrated_dsn,
-        "SEVA_SECRET_KEY": TEST_SECRET_KEY,
-        "RAY_AUTH_MODE": "disabled",
-        "SEVA_SHARDS": "1",
-    }
-    env.pop("RAY_ADDRESS", None)
+    env = seva_command_env(migrated_dsn, SEVA_SECRET_KEY=TEST_SECRET_KEY, SEVA_SHARDS="1")
     done = subprocess.run(
         [sys.executable, "-m", "hub.cli", "payments", "reconcile", "--older-than-secs", "3600"],
         env=env,
