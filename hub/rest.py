@@ -13,7 +13,7 @@ from hub import keys
 from hub.api_spec import api
 from hub.fanout import load_snapshot
 from hub.guard import principal_of, requires
-from hub.health import check_redis
+from hub.health import check_redis, elapsed_ms
 from hub.restkit import json_body, json_response, path_uuid
 from protocols.api_responses import (
     DemoData,
@@ -54,17 +54,25 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with request.app[keys.DB].acquire(timeout=2.0) as conn:
             await asyncio.wait_for(conn.fetchval("SELECT 1"), 2.0)
-        checks["postgres"] = {"ok": True, "latency_ms": _ms(started)}
+        checks["postgres"] = {"ok": True, "latency_ms": elapsed_ms(started)}
     except Exception as exc:
         ready = False
-        checks["postgres"] = {"ok": False, "latency_ms": _ms(started), "error": type(exc).__name__}
+        checks["postgres"] = {
+            "ok": False,
+            "latency_ms": elapsed_ms(started),
+            "error": type(exc).__name__,
+        }
     started = time.perf_counter()
     try:
         seconds = await request.app[keys.SHARDS].ping()
         checks["ray"] = {"ok": True, "latency_ms": round(seconds * 1000, 2)}
     except Unavailable:
         ready = False
-        checks["ray"] = {"ok": False, "latency_ms": _ms(started), "error": "shards not answering"}
+        checks["ray"] = {
+            "ok": False,
+            "latency_ms": elapsed_ms(started),
+            "error": "shards not answering",
+        }
     settings = request.app[keys.SETTINGS]
     degraded = False
     if settings.redis_url is not None:  # only when configured (REDIS_URL)

@@ -27,6 +27,7 @@ import asyncpg
 import pytest
 import socketio
 
+from hub.chaos.processes import free_port
 from tests.conftest import hub_settings, start_hub
 from tests.support import (
     Hub,
@@ -44,13 +45,6 @@ CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "nginx.conf"
 pytestmark = pytest.mark.skipif(
     not Path(NGINX).exists(), reason="nginx is not installed (apt-get install nginx-light)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def local_conf(hub_addrs: tuple[str, str], port: int, run_dir: Path, *, sticky: bool) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from hub.chaos.processes import free_port
 from tests.support import Client, connect_url
 
 
@@ -21,12 +22,6 @@ def _private_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="seva-run-"))
     root.chmod(0o755)  # the cluster may run as the postgres user, who must enter it
     return root
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
@@ -72,7 +67,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> str:
 @pytest.mark.timeout(240)
 async def test_serve_demo_answers_readyz_keeps_data_and_stops_cleanly():
     root = _private_root()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     try:
         proc = await _serve(root / "data", port)

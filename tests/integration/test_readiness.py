@@ -4,17 +4,14 @@ redis-server stopped and started again); ``/healthz`` stays cheap and up through
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from hub.chaos.processes import RedisServer
 from tests.conftest import hub_settings, start_hub
 from tests.observability_support import scrape, total, value
 from tests.support import Hub, create_database
@@ -22,46 +19,11 @@ from tests.support import Hub, create_database
 pytestmark = pytest.mark.timeout(120)
 
 
-PERSISTENCE_OFF = ("--save", "", "--appendonly", "no")
-
-
-class RedisProcess:
-    """``redis-server`` on a fixed free port (so it can be started again at the same URL)."""
-
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self._proc = subprocess.Popen(
-            (binary, "--port", str(self.port), "--bind", "127.0.0.1", *PERSISTENCE_OFF),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if self._proc.poll() is not None:
-                raise RuntimeError("redis-server exited at start")
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not open its port")
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(10)
-        self._proc = None
-
-
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    server.start()
+async def redis_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RedisServer]:
+    """On a fixed free port, so it can be started again at the same URL."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    await server.start()
     try:
         yield server
     finally:
@@ -70,7 +32,7 @@ def redis_server() -> Iterator[RedisProcess]:
 
 @pytest.fixture(scope="module")
 async def redis_hub(
-    pg_dsn: str, ray_session: None, redis_server: RedisProcess
+    pg_dsn: str, ray_session: None, redis_server: RedisServer
 ) -> AsyncIterator[Hub]:
     # A database of its own: every hub relaying a database must share its Redis.
     dsn = await create_database(pg_dsn)
@@ -86,7 +48,7 @@ async def redis_hub(
 
 @pytest.fixture(scope="module")
 async def strict_hub(
-    pg_dsn: str, ray_session: None, redis_server: RedisProcess
+    pg_dsn: str, ray_session: None, redis_server: RedisServer
 ) -> AsyncIterator[Hub]:
     dsn = await create_database(pg_dsn)
     settings = hub_settings(redis_url=SecretStr(redis_server.url), readyz_require_redis=True)
@@ -109,7 +71,7 @@ async def test_without_redis_configured_readyz_has_no_redis_check(hub: Hub):
 
 
 async def test_a_stopped_redis_makes_the_hub_degraded_but_ready_until_it_is_back(
-    redis_hub: Hub, strict_hub: Hub, redis_server: RedisProcess
+    redis_hub: Hub, strict_hub: Hub, redis_server: RedisServer
 ):
     status, body = await _get(f"{redis_hub.url}/readyz")
     assert status == 200, body
@@ -140,7 +102,7 @@ async def test_a_stopped_redis_makes_the_hub_degraded_but_ready_until_it_is_back
         assert value(down, "seva_redis_fanout_healthy") == 0
         assert total(down, "seva_redis_fanout_errors_total") > errors_before
     finally:
-        redis_server.start()
+        await redis_server.start()
 
     for _ in range(100):
         status, body = await _get(f"{redis_hub.url}/readyz")
