@@ -8,8 +8,9 @@ import stat
 import aiohttp
 import pytest
 
+from hub.chaos.processes import free_port
 from protocols.api_responses import DemoData
-from tests.e2e.test_run_command import _free_port, _private_root, _serve, _stop, _wait_ready
+from tests.e2e.test_run_command import _private_root, _serve, _stop, _wait_ready
 
 
 async def _demo(http: aiohttp.ClientSession, url: str) -> dict:
@@ -23,7 +24,7 @@ async def _demo(http: aiohttp.ClientSession, url: str) -> dict:
 @pytest.mark.timeout(240)
 async def test_serve_demo_lists_live_emulators_and_every_tenants_test_accounts():
     root = _private_root()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     try:
         proc = await _serve(root / "data", port)
